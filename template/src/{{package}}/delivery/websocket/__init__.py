@@ -1,0 +1,1 @@
+"""The real-time layer: endpoint, hub, client pumps, router and the wire protocol."""

@@ -1,0 +1,145 @@
+"""One connected WebSocket: its write pump, and what the hub needs to know of it."""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+from starlette.types import Message
+
+from .protocol import CloseCode
+
+Send = Callable[[Message], Coroutine[Any, Any, None]]
+Receive = Callable[[], Awaitable[Message]]
+Handle = Callable[["Client", str], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """One connection: a read pump for what arrives, a write pump for what leaves.
+
+    `deliver` writes straight to the socket while the peer keeps up, so a broadcast to
+    thousands wakes no task per recipient. Only when the transport pushes back does the
+    client queue frames and start a write pump; when the queue fills, the client is
+    evicted with 1013 so that a slow reader never delays the others.
+    """
+
+    __slots__ = ("_backlog", "_on_evict", "_queue_limit", "_send", "_writer", "closed", "subject")
+
+    def __init__(
+        self,
+        send: Send,
+        subject: str,
+        queue_limit: int,
+        on_evict: Callable[["Client"], None],
+    ) -> None:
+        self._send = send
+        self.subject = subject
+        self._queue_limit = queue_limit
+        self._on_evict = on_evict
+        self._backlog: deque[str] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def read_pump(self, receive: Receive, handle: Handle) -> None:
+        """Hand each text frame to `handle`, in order, until the peer goes away."""
+        while not self.closed:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                await self.close(CloseCode.UNSUPPORTED_DATA, "send JSON text frames, not binary")
+                break
+            await handle(self, text)
+        self.closed = True
+
+    def deliver(self, frame: str) -> None:
+        """Send a frame without ever waiting for this peer."""
+        if self.closed:
+            return
+        if self._backlog is not None:
+            self._backlog.append(frame)
+            if len(self._backlog) > self._queue_limit:
+                self.evict()
+            return
+        pending = self._start(frame)
+        if pending is not None:
+            self._backlog = deque()
+            self._writer = asyncio.get_running_loop().create_task(self._write_pump(pending))
+
+    def evict(self) -> None:
+        """Drop a peer that cannot keep up: close with 1013 once its socket drains."""
+        if self.closed:
+            return
+        log.warning("evicting slow consumer %s", self.subject)
+        self.closed = True
+        self._backlog = None
+        if self._writer is not None:
+            self._writer.cancel()
+        self._on_evict(self)
+        message = {"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER}
+        asyncio.get_running_loop().create_task(self._quietly(message))
+
+    async def close(self, code: CloseCode, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._quietly({"type": "websocket.close", "code": code, "reason": reason})
+
+    def _start(self, frame: str) -> Generator[Any, Any, None] | None:
+        """Run the send until it first has to wait; None when it finished at once."""
+        send = self._send({"type": "websocket.send", "text": frame})
+        try:
+            waiting_on = send.send(None)
+        except StopIteration:
+            return None
+        except Exception:  # the peer is gone; the read pump will notice and clean up
+            self.closed = True
+            return None
+        return _resume(send, waiting_on)
+
+    async def _write_pump(self, pending: Generator[Any, Any, None]) -> None:
+        try:
+            await _Awaitable(pending)
+            while self._backlog:
+                frame = self._backlog.popleft()
+                await self._send({"type": "websocket.send", "text": frame})
+        except Exception:  # the peer is gone
+            self.closed = True
+        finally:
+            self._backlog = None
+            self._writer = None
+
+    async def _quietly(self, message: Message) -> None:
+        try:
+            await self._send(message)
+        except Exception:  # the peer is already gone
+            log.debug("close not sent: peer gone")
+
+
+def _resume(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Carry on a coroutine that was started by hand (Python 3.11 has no eager tasks)."""
+    while True:
+        try:
+            try:
+                received = yield waiting_on
+            except BaseException as error:
+                waiting_on = coroutine.throw(error)
+            else:
+                waiting_on = coroutine.send(received)
+        except StopIteration:
+            return
+
+
+class _Awaitable:
+    __slots__ = ("_generator",)
+
+    def __init__(self, generator: Generator[Any, Any, None]) -> None:
+        self._generator = generator
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return (yield from self._generator)

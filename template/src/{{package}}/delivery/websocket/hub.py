@@ -1,0 +1,49 @@
+"""The hub: every open connection, and broadcasting to them."""
+
+import asyncio
+import logging
+
+from .client import Client
+from .protocol import CloseCode
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """Registers clients and fans frames out to them, never waiting on any one of them."""
+
+    def __init__(self) -> None:
+        self._clients: set[Client] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.draining = False
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def register(self, client: Client) -> None:
+        self._clients.add(client)
+        self._idle.clear()
+
+    def unregister(self, client: Client) -> None:
+        self._clients.discard(client)
+        if not self._clients:
+            self._idle.set()
+
+    def broadcast(self, frame: str) -> None:
+        """Deliver one already-serialized frame to every open connection."""
+        for client in list(self._clients):
+            client.deliver(frame)
+
+    async def drain(self, within: float) -> None:
+        """Refuse newcomers, close everyone with 1001, and wait for them to go."""
+        self.draining = True
+        clients = list(self._clients)
+        log.info("draining %d connections", len(clients))
+        await asyncio.gather(
+            *(client.close(CloseCode.GOING_AWAY, "server shutting down") for client in clients)
+        )
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            log.warning("%d connections still open after %.0f s", len(self._clients), within)

@@ -1,0 +1,1 @@
+"""Entities, their invariants and the errors the domain raises. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Adapters for the repository port: SQL through SQLAlchemy, and in memory for tests."""
