@@ -1,0 +1,59 @@
+"""The answer combinations the template is proven with, derived from copier.yml itself."""
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Free-text questions cannot be enumerated: each is covered by these variants instead.
+# A new free-text question must be added here (test_matrix checks it).
+ENTITY_VARIANTS: dict[str, dict[str, Any]] = {
+    "user": {},
+    "chat_message": {"entity": "ChatMessage", "fields": "{body: str, author_email: str}"},
+    "every_type": {
+        "entity": "Task",
+        "fields": (
+            "{title: str, count: int, score: float, active: bool, due: datetime,"
+            " note: str?, rank: int?, ratio: float?, done: bool?, at: datetime?}"
+        ),
+    },
+}
+FREE_TEXT = {"project_name", "package", "description", "entity", "entity_plural", "fields"}
+
+
+def questions() -> dict[str, dict[str, Any]]:
+    """The questions a user is asked (computed values and settings left out)."""
+    config = yaml.safe_load((ROOT / "copier.yml").read_text())
+    return {
+        name: spec
+        for name, spec in config.items()
+        if not name.startswith("_") and spec.get("when") is not False
+    }
+
+
+def choices(spec: dict[str, Any]) -> list[Any] | None:
+    if spec.get("type") == "bool":
+        return [True, False]
+    options = spec.get("choices")
+    if isinstance(options, dict):
+        return list(options.values())
+    if isinstance(options, list):
+        return options
+    return None
+
+
+def combinations() -> dict[str, dict[str, Any]]:
+    """Every choice of every closed question, crossed with every entity variant."""
+    closed = {name: choices(spec) for name, spec in questions().items()}
+    enumerable = {name: values for name, values in closed.items() if values is not None}
+    names = sorted(enumerable)
+    result: dict[str, dict[str, Any]] = {}
+    for values in itertools.product(*(enumerable[name] for name in names)):
+        answers = dict(zip(names, values, strict=True))
+        for variant, data in ENTITY_VARIANTS.items():
+            label = "-".join([variant, *(f"{name}={answers[name]}" for name in names)])
+            result[label] = {**answers, **data}
+    return result
