@@ -13,7 +13,7 @@ from .conftest import render
 from .matrix import combinations
 
 BIN = Path(sys.executable).parent
-LEFTOVER = re.compile(r"{{|}}|{%|%}|\[\[|\]\]")
+LEFTOVER = re.compile(r"{{ *[A-Za-z_]|{%|%}")
 
 
 def run(project: Path, *command: str, timeout: float = 600) -> None:

@@ -2,7 +2,10 @@
 
 import logging
 import math
+import signal
 import socket
+import sys
+from types import FrameType
 
 import uvicorn
 
@@ -40,4 +43,11 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         lifespan="on",
     )
+    # Uvicorn re-raises SIGTERM once it has shut down gracefully, which would end the process
+    # by that signal (status -15); everything has drained by then, so exit with 0 instead.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     Server(config, app.state.hub, settings.shutdown_timeout).run()
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)

@@ -40,10 +40,15 @@ class Hub:
         self.draining = True
         clients = list(self._clients)
         log.info("draining %d connections", len(clients))
-        await asyncio.gather(
-            *(client.close(CloseCode.GOING_AWAY, "server shutting down") for client in clients)
-        )
+
+        async def close_all() -> None:
+            # A close frame waits behind whatever a stalled peer has not read yet: bound it too.
+            await asyncio.gather(
+                *(client.close(CloseCode.GOING_AWAY, "server shutting down") for client in clients)
+            )
+            await self._idle.wait()
+
         try:
-            await asyncio.wait_for(self._idle.wait(), within)
+            await asyncio.wait_for(close_all(), within)
         except TimeoutError:
             log.warning("%d connections still open after %.0f s", len(self._clients), within)

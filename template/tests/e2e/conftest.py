@@ -1,0 +1,26 @@
+"""One service per test worker for the tests that need no special settings."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.harness import WAIT, Peer, Server, open_peer, running
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running(tmp_path_factory.mktemp("service")) as server:
+        yield server
+
+
+@pytest.fixture
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as client:
+        yield client
+
+
+@pytest.fixture
+async def peer(server: Server) -> AsyncIterator[Peer]:
+    async with open_peer(server) as peer:
+        yield peer

@@ -1,0 +1,240 @@
+"""The real service as a child process, and a WebSocket client that speaks its protocol."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.samples import PACKAGE
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+WAIT = 5.0  # seconds that any one reply, frame or request may take
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+SETTINGS = (
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "MAX_MESSAGE_BYTES",
+    "SEND_QUEUE_SIZE",
+    "MAX_CONNECTIONS",
+    "SHUTDOWN_TIMEOUT",
+    "WS_COMPRESSION",
+    "LOG_LEVEL",
+)
+REPLY_TYPES = frozenset({"ack", "error", "pong"})
+
+Frame = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def service_env(port: int, database: Path, **settings: str) -> dict[str, str]:
+    """This environment without any setting of the service's own, plus the given ones."""
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env |= {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SHUTDOWN_TIMEOUT": "5",
+    }
+    return env | settings
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running `python -m <package>`; its output goes to `log`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    database: Path
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait for the exit (killing it if it hangs); returns the exit code."""
+        self.terminate()
+        try:
+            return self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def start(workdir: Path, database: Path | None = None, **settings: str) -> Server:
+    """Start the service in `workdir` (so no `.env` of the project applies) and wait for it."""
+    database = database or workdir / "db.sqlite3"
+    for _attempt in range(3):
+        port = free_port()
+        log = workdir / f"server-{port}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", PACKAGE],
+                cwd=workdir,
+                env=service_env(port, database, **settings),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(process, port, database, log)
+        try:
+            if wait_until_healthy(server):
+                return server
+        except BaseException:
+            server.stop()
+            raise
+        if "address already in use" not in server.output():
+            break
+    raise RuntimeError(f"the service did not start:\n{server.output()}")
+
+
+def wait_until_healthy(server: Server) -> bool:
+    """True once GET /health answers; False when the process exits first."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"no answer from /health within {START_TIMEOUT} s:\n{server.output()}")
+
+
+@contextmanager
+def running(workdir: Path, database: Path | None = None, **settings: str) -> Iterator[Server]:
+    """A started service that is always stopped afterwards."""
+    server = start(workdir, database, **settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def new_id() -> str:
+    return f"t-{uuid.uuid4().hex}"
+
+
+def moment(text: str) -> datetime:
+    """An RFC 3339 timestamp as the server writes it, e.g. 2026-01-01T00:00:00.000Z."""
+    assert text.endswith("Z"), text
+    return datetime.fromisoformat(text)
+
+
+class Peer:
+    """One WebSocket client. Requests wait for their reply; events meanwhile are kept."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.events: list[Frame] = []
+
+    async def send(self, frame: Frame | str) -> None:
+        if isinstance(frame, dict):
+            frame = json.dumps(frame)
+        await self.connection.send(frame)
+
+    async def receive(self) -> Frame:
+        text = await asyncio.wait_for(self.connection.recv(), WAIT)
+        frame = json.loads(text)
+        assert isinstance(frame, dict), text
+        return frame
+
+    async def request(
+        self, type: str, data: Frame | None = None, request_id: str | None = None
+    ) -> Frame:
+        """Send a request (without `data` when None) and return its reply frame."""
+        request_id = request_id or new_id()
+        frame: Frame = {"type": type, "id": request_id}
+        if data is not None:
+            frame["data"] = data
+        await self.send(frame)
+        return await self.reply_to(request_id)
+
+    async def ack(self, type: str, data: Frame | None = None) -> Frame:
+        """The data of the `ack` to a request that must succeed."""
+        reply = await self.request(type, data)
+        assert reply["type"] == "ack", reply
+        data = reply["data"]
+        assert isinstance(data, dict)
+        return data
+
+    async def reply_to(self, request_id: str | None) -> Frame:
+        while True:
+            frame = await self.receive()
+            if frame["type"] in REPLY_TYPES and frame["id"] == request_id:
+                return frame
+            self.events.append(frame)
+
+    async def event(self, type: str, entity_id: str) -> Frame:
+        """The next event of `type` about the entity `entity_id`."""
+        while True:
+            for frame in self.events:
+                if frame["type"] == type and frame["data"].get("id") == entity_id:
+                    self.events.remove(frame)
+                    return frame
+            self.events.append(await self.receive())
+
+
+@asynccontextmanager
+async def open_peer(server: Server, **options: Any) -> AsyncIterator[Peer]:
+    """A connected Peer; `options` go to websockets' `connect`."""
+    async with connect(
+        server.ws_url, open_timeout=WAIT, close_timeout=WAIT, **options
+    ) as connection:
+        yield Peer(connection)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """How a connection ended: the frames read before the close, and the close code."""
+
+    frames: int
+    code: int | None
+
+
+async def read_until_closed(connection: ClientConnection) -> Closed:
+    """Read and count frames until the server closes the connection."""
+    frames = 0
+    while True:
+        try:
+            await asyncio.wait_for(connection.recv(), WAIT)
+        except ConnectionClosed as closed:
+            return Closed(frames, None if closed.rcvd is None else closed.rcvd.code)
+        frames += 1
