@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import WAIT, Peer, Server, open_peer, running
 
 
@@ -16,7 +17,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as client:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=WAIT, headers=auth_headers()
+    ) as client:
         yield client
 
 

@@ -20,7 +20,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.samples import PACKAGE
+from tests.e2e.credentials import auth_headers, auth_settings
+from tests.samples import PACKAGE, PLURAL, ROOMS
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 WAIT = 5.0  # seconds that any one reply, frame or request may take
@@ -36,6 +37,13 @@ SETTINGS = (
     "SHUTDOWN_TIMEOUT",
     "WS_COMPRESSION",
     "LOG_LEVEL",
+    "ALLOWED_ORIGINS",
+    "JWT_SECRET",
+    "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "API_TOKENS",
+    "MAX_ROOMS_PER_CONNECTION",
+    "MAX_ROOM_MEMBERS_LISTED",
 )
 REPLY_TYPES = frozenset({"ack", "error", "pong"})
 
@@ -59,7 +67,7 @@ def service_env(port: int, database: Path, **settings: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{database}",
         "SHUTDOWN_TIMEOUT": "5",
     }
-    return env | settings
+    return env | auth_settings() | settings
 
 
 @dataclass(frozen=True)
@@ -213,12 +221,21 @@ class Peer:
 
 
 @asynccontextmanager
-async def open_peer(server: Server, **options: Any) -> AsyncIterator[Peer]:
-    """A connected Peer; `options` go to websockets' `connect`."""
+async def open_peer(
+    server: Server, subject: str = "alice", join: bool = ROOMS, **options: Any
+) -> AsyncIterator[Peer]:
+    """A Peer connected with `subject`'s credentials; `options` go to websockets' `connect`.
+
+    With rooms, it first joins the entity's room (`join`), where the entity's events go.
+    """
+    options.setdefault("additional_headers", auth_headers(subject))
     async with connect(
         server.ws_url, open_timeout=WAIT, close_timeout=WAIT, **options
     ) as connection:
-        yield Peer(connection)
+        peer = Peer(connection)
+        if join:
+            await peer.ack("room.join", {"room": PLURAL})
+        yield peer
 
 
 @dataclass(frozen=True)

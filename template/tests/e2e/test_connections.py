@@ -1,6 +1,7 @@
 """Connection limits and close codes, each on a service started with the settings it needs."""
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import (
     WAIT,
     Peer,
@@ -20,7 +22,15 @@ from tests.e2e.harness import (
     read_until_closed,
     running,
 )
-from tests.samples import COLLECTION, MAX_TEXT, TEXT_FIELDS, large_data, message_type
+from tests.samples import (
+    COLLECTION,
+    MAX_TEXT,
+    PLURAL,
+    ROOMS,
+    TEXT_FIELDS,
+    large_data,
+    message_type,
+)
 
 CREATE = message_type("create")
 CREATED = message_type("created")
@@ -75,7 +85,7 @@ async def test_connections_over_max_connections_get_503(tmp_path: Path) -> None:
             await first.request("ping")
 
             with pytest.raises(InvalidStatus) as refused:
-                await connect(server.ws_url, open_timeout=WAIT)
+                await connect(server.ws_url, open_timeout=WAIT, additional_headers=auth_headers())
             assert refused.value.response.status_code == 503
 
             assert (await first.request("ping"))["type"] == "pong"
@@ -89,15 +99,26 @@ async def stalled_connection(server: Server) -> AsyncIterator[ClientConnection]:
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
     async with connect(
-        server.ws_url, sock=sock, max_queue=1, open_timeout=WAIT, close_timeout=1
+        server.ws_url,
+        sock=sock,
+        max_queue=1,
+        open_timeout=WAIT,
+        close_timeout=1,
+        additional_headers=auth_headers("bob"),
     ) as connection:
+        if ROOMS:  # events go to the entity's room: be in it to fall behind on them
+            await connection.send(
+                json.dumps({"type": "room.join", "id": new_id(), "data": {"room": PLURAL}})
+            )
+            reply = json.loads(await asyncio.wait_for(connection.recv(), WAIT))
+            assert reply["type"] == "ack", reply
         yield connection
 
 
 async def slot_is_free(server: Server) -> bool:
     """Whether one more connection is accepted (the probe closes again at once)."""
     try:
-        async with connect(server.ws_url, open_timeout=WAIT):
+        async with connect(server.ws_url, open_timeout=WAIT, additional_headers=auth_headers()):
             return True
     except InvalidStatus as refused:
         status = refused.response.status_code
@@ -130,7 +151,9 @@ async def test_a_slow_consumer_is_evicted_with_1013(tmp_path: Path) -> None:
         async with (
             open_peer(server, max_queue=None) as healthy,
             stalled_connection(server) as stalled,
-            httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as http,
+            httpx.AsyncClient(
+                base_url=server.base_url, timeout=WAIT, headers=auth_headers()
+            ) as http,
         ):
             await healthy.request("ping")
             assert not await slot_is_free(server)  # both connections hold a slot

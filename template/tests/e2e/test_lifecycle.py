@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import WAIT, free_port, running, service_env
 from tests.samples import COLLECTION, PACKAGE, valid_data
 
@@ -14,14 +15,18 @@ from tests.samples import COLLECTION, PACKAGE, valid_data
 def test_data_survives_a_restart_on_the_same_database(tmp_path: Path) -> None:
     database = tmp_path / "kept.sqlite3"
     with running(tmp_path, database) as first:
-        response = httpx.post(f"{first.base_url}{COLLECTION}", json=valid_data(), timeout=WAIT)
+        response = httpx.post(
+            f"{first.base_url}{COLLECTION}", json=valid_data(), timeout=WAIT, headers=auth_headers()
+        )
         assert response.status_code == 201
         created = response.json()
         assert first.stop() == 0
 
     with running(tmp_path, database) as second:
-        found = httpx.get(f"{second.base_url}{COLLECTION}/{created['id']}", timeout=WAIT)
-        page = httpx.get(f"{second.base_url}{COLLECTION}", timeout=WAIT)
+        found = httpx.get(
+            f"{second.base_url}{COLLECTION}/{created['id']}", timeout=WAIT, headers=auth_headers()
+        )
+        page = httpx.get(f"{second.base_url}{COLLECTION}", timeout=WAIT, headers=auth_headers())
 
     assert found.status_code == 200
     assert found.json() == created

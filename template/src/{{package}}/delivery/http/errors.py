@@ -32,3 +32,9 @@ async def on_failure(request: Request, error: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path)
         known = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed; try later")
     return error_response(known)
+
+
+async def on_unauthorized(request: Request, error: Exception) -> Response:
+    response = error_response(ProtocolError(ErrorCode.FORBIDDEN, str(error)), 401)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response

@@ -25,7 +25,16 @@ class Client:
     evicted with 1013 so that a slow reader never delays the others.
     """
 
-    __slots__ = ("_backlog", "_on_evict", "_queue_limit", "_send", "_writer", "closed", "subject")
+    __slots__ = (
+        "_backlog",
+        "_closing",
+        "_on_evict",
+        "_queue_limit",
+        "_send",
+        "_writer",
+        "closed",
+        "subject",
+    )
 
     def __init__(
         self,
@@ -40,6 +49,7 @@ class Client:
         self._on_evict = on_evict
         self._backlog: deque[str] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.closed = False
 
     async def read_pump(self, receive: Receive, handle: Handle) -> None:
@@ -74,21 +84,25 @@ class Client:
         if self.closed:
             return
         log.warning("evicting slow consumer %s", self.subject)
+        self._on_evict(self)
+        self.close_soon(CloseCode.TRY_AGAIN_LATER, "slow consumer")
+
+    def close_soon(self, code: CloseCode, reason: str = "") -> None:
+        """Stop sending and start the close handshake; safe from synchronous code."""
+        if self._closing is not None:
+            return
         self.closed = True
         self._backlog = None
         if self._writer is not None:
             self._writer.cancel()
-        self._on_evict(self)
-        message = {"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER}
-        asyncio.get_running_loop().create_task(self._quietly(message))
+        message = {"type": "websocket.close", "code": code, "reason": reason}
+        self._closing = asyncio.get_running_loop().create_task(self._quietly(message))
 
     async def close(self, code: CloseCode, reason: str = "") -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
-        await self._quietly({"type": "websocket.close", "code": code, "reason": reason})
+        """Close (or join a close already under way) and wait until the frame is sent."""
+        self.close_soon(code, reason)
+        if self._closing is not None:
+            await self._closing
 
     def _start(self, frame: str) -> Generator[Any, Any, None] | None:
         """Run the send until it first has to wait; None when it finished at once."""

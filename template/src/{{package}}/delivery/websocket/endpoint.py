@@ -1,53 +1,105 @@
 """The `/ws` endpoint: the handshake, then each frame through validation to the router."""
 
+import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, presented_token
 from ..errors import field_problems, to_protocol_error
+from ..origins import origin_allowed
 from .client import Client
 from .hub import Hub
-from .protocol import Envelope, ErrorCode, ProtocolError, encode, encode_error, readable_id
+from .protocol import (
+    CloseCode,
+    Envelope,
+    ErrorCode,
+    ProtocolError,
+    encode,
+    encode_error,
+    readable_id,
+)
 from .replies import ReplyCache
 from .router import Caller, Router
 
 log = logging.getLogger(__name__)
-
-SUBPROTOCOL = "realtime.v1"
-ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_connections: int
     send_queue_size: int
+    allowed_origins: frozenset[str]
 
 
 class Endpoint:
-    def __init__(self, hub: Hub, router: Router, replies: ReplyCache, limits: Limits) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        router: Router,
+        replies: ReplyCache,
+        authenticator: Authenticator,
+        limits: Limits,
+    ) -> None:
         self._hub = hub
         self._router = router
         self._replies = replies
+        self._authenticator = authenticator
         self._limits = limits
 
     async def handle(self, websocket: WebSocket) -> None:
-        if self._hub.draining or len(self._hub) >= self._limits.max_connections:
-            refusal = {"error": {"code": "unavailable", "message": "try again later"}}
-            await websocket.send_denial_response(JSONResponse(refusal, status_code=503))
+        identity = await self._admit(websocket)
+        if identity is None:
             return
         offered = websocket.scope.get("subprotocols", [])
         await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         queue_limit = self._limits.send_queue_size
-        client = Client(websocket.send, ANONYMOUS, queue_limit, self._hub.unregister)
+        client = Client(websocket.send, identity.subject, queue_limit, self._hub.unregister)
         self._hub.register(client)
+        expiry = self._close_at_expiry(client, identity)
         try:
             await client.read_pump(websocket.receive, self._on_frame)
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self._hub.unregister(client)
+
+    async def _admit(self, websocket: WebSocket) -> Identity | None:
+        """The caller's identity, or None once the handshake has been refused over HTTP."""
+        if not origin_allowed(websocket.headers, self._limits.allowed_origins):
+            await self._refuse(websocket, 403, ErrorCode.FORBIDDEN, "origin not allowed")
+            return None
+        if self._hub.draining or len(self._hub) >= self._limits.max_connections:
+            await self._refuse(websocket, 503, ErrorCode.RATE_LIMITED, "too busy; retry later")
+            return None
+        token = presented_token(websocket.headers, websocket.scope.get("subprotocols", []))
+        try:
+            return self._authenticator.authenticate(token)
+        except AuthenticationError as refusal:
+            await self._refuse(websocket, 401, ErrorCode.FORBIDDEN, str(refusal))
+            return None
+
+    async def _refuse(
+        self, websocket: WebSocket, status: int, code: ErrorCode, message: str
+    ) -> None:
+        log.info("refused handshake from %s: %d %s", websocket.client, status, message)
+        body = {"error": {"code": code.value, "message": message}}
+        await websocket.send_denial_response(JSONResponse(body, status_code=status))
+
+    def _close_at_expiry(self, client: Client, identity: Identity) -> asyncio.TimerHandle | None:
+        if identity.expires_at is None:
+            return None
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, identity.expires_at - time.time())
+
+        return loop.call_later(
+            delay, client.close_soon, CloseCode.POLICY_VIOLATION, "credentials expired"
+        )
 
     async def _on_frame(self, client: Client, text: str) -> None:
         try:
@@ -66,12 +118,16 @@ class Endpoint:
             return
         if envelope.type == "ping":
             client.deliver(encode("pong", envelope.id, envelope.data))
-        elif envelope.type != "pong":
+        elif envelope.type == "pong":
+            return
+        elif self._router.remembers(envelope.type):
             caller = Caller(client.subject, client)
             reply = await self._replies.reply(
                 client.subject, envelope.id, lambda: self._answer(envelope, caller)
             )
             client.deliver(reply)
+        else:
+            client.deliver(await self._answer(envelope, Caller(client.subject, client)))
 
     async def _answer(self, envelope: Envelope, caller: Caller) -> str:
         try:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from .client import Client
 from .protocol import CloseCode
@@ -14,6 +15,7 @@ class Hub:
 
     def __init__(self) -> None:
         self._clients: set[Client] = set()
+        self._on_unregister: list[Callable[[Client], None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
         self.draining = False
@@ -25,8 +27,16 @@ class Hub:
         self._clients.add(client)
         self._idle.clear()
 
+    def on_unregister(self, listener: Callable[[Client], None]) -> None:
+        """Call `listener` with each client that leaves, however it leaves."""
+        self._on_unregister.append(listener)
+
     def unregister(self, client: Client) -> None:
+        if client not in self._clients:
+            return
         self._clients.discard(client)
+        for listener in self._on_unregister:
+            listener(client)
         if not self._clients:
             self._idle.set()
 

@@ -28,16 +28,26 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: dict[str, tuple[type[BaseModel], Handler]] = {}
+        self._forgotten: set[str] = set()
 
     def add(
         self,
         type: str,
         model: type[M],
         handler: Callable[[M, Caller], Awaitable[dict[str, Any]]],
+        remember: bool = True,
     ) -> None:
+        """Route `type`; `remember=False` for requests about the connection itself (room.join),
+        whose replies must not be replayed to a re-send on another connection."""
         if type in self._routes:
             raise ValueError(f"{type!r} is routed twice")
         self._routes[type] = (model, handler)
+        if not remember:
+            self._forgotten.add(type)
+
+    def remembers(self, type: str) -> bool:
+        """Whether a re-sent request of this type gets the first reply again."""
+        return type not in self._forgotten
 
     @property
     def types(self) -> list[str]:
