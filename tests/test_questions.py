@@ -32,6 +32,7 @@ BAD_ANSWERS = [
     ({"fields": "{due: date?}"}, "use one of str, int, float, bool, datetime"),
     ({"fields": "{a_very_long_field_name_for_x: str}"}, "at most 24 characters"),
     ({"entity": "AnExtremelyLongEntityNameFor"}, "at most 24 characters"),
+    ({"auth": "oauth"}, "Invalid choice"),
 ]
 
 
