@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.credentials import auth_headers, auth_settings
 from tests.samples import PACKAGE, PLURAL, ROOMS
@@ -255,3 +255,47 @@ async def read_until_closed(connection: ClientConnection) -> Closed:
         except ConnectionClosed as closed:
             return Closed(frames, None if closed.rcvd is None else closed.rcvd.code)
         frames += 1
+
+
+async def refusal(server: Server, **options: Any) -> tuple[int, Frame]:
+    """The HTTP status and `error` object of a handshake that the service must refuse.
+
+    `options` go to websockets' `connect`; the refusal must be plain HTTP with the JSON
+    error shape, so no WebSocket (and no frame) ever exists.
+    """
+    try:
+        async with connect(server.ws_url, open_timeout=WAIT, close_timeout=WAIT, **options):
+            pass
+    except InvalidStatus as refused:
+        response = refused.response
+    else:
+        raise AssertionError("the handshake was accepted")
+    assert response.headers.get("content-type") == "application/json", response.headers
+    body = json.loads(response.body)
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert set(error) == {"code", "message"}, error
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    return response.status_code, error
+
+
+async def raw_handshake(server: Server, headers: dict[str, str]) -> bytes:
+    """Everything the service sends back to a hand-written upgrade request, up to its EOF."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    lines = [
+        "GET /ws HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), WAIT)
+    finally:
+        writer.close()

@@ -1,6 +1,7 @@
 """One connected WebSocket: its write pump, and what the hub needs to know of it."""
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -14,6 +15,7 @@ Send = Callable[[Message], Coroutine[Any, Any, None]]
 Receive = Callable[[], Awaitable[Message]]
 Handle = Callable[["Client", str], Awaitable[None]]
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 5.0  # seconds a close frame may take to get past a slow peer's backlog
 
 
 class Client:
@@ -57,13 +59,21 @@ class Client:
         while not self.closed:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                break
+                self.closed = True
+                return
+            if self.closed:
+                break  # closed meanwhile (evicted, expired): what it still sent is void
             text = message.get("text")
             if text is None:
                 await self.close(CloseCode.UNSUPPORTED_DATA, "send JSON text frames, not binary")
                 break
             await handle(self, text)
         self.closed = True
+        if self._closing is not None:
+            # The close frame may wait behind a slow peer's backlog: ending the connection
+            # before it is sent would lose its code (1013, 1008) for a bare disconnect.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
 
     def deliver(self, frame: str) -> None:
         """Send a frame without ever waiting for this peer."""
