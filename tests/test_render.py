@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import render
-from .matrix import combinations
+from .matrix import ROOT, combinations
 
 BIN = Path(sys.executable).parent
 LEFTOVER = re.compile(r"{{ *[A-Za-z_]|{%|%}")
@@ -44,3 +45,19 @@ def test_rendered_project_passes_its_own_checks(tmp_path: Path, answers: dict[st
     run(project, str(BIN / "mypy"))
     run(project, str(BIN / "lint-imports"))
     run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0")
+
+
+def test_the_template_guide_is_the_default_render(tmp_path: Path) -> None:
+    """docs/websocket.md shows the rendered guide for the default answers; keep it in sync."""
+    project = render(tmp_path / "project", {})
+    rendered = (project / "docs" / "websocket.md").read_text()
+    kept = (ROOT / "docs" / "websocket.md").read_text()
+    assert kept == rendered, "run the template with defaults and copy docs/websocket.md back"
+
+
+def test_the_lock_file_matches_the_dependencies(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", {})
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    run(project, uv, "lock", "--check")

@@ -44,6 +44,12 @@ SETTINGS = (
     "API_TOKENS",
     "MAX_ROOMS_PER_CONNECTION",
     "MAX_ROOM_MEMBERS_LISTED",
+    "SEND_QUEUE_BYTES",
+    "RATE_LIMIT_PER_SECOND",
+    "RATE_LIMIT_BURST",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "LOG_FORMAT",
 )
 REPLY_TYPES = frozenset({"ack", "error", "pong"})
 
@@ -66,6 +72,9 @@ def service_env(port: int, database: Path, **settings: str) -> dict[str, str]:
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{database}",
         "SHUTDOWN_TIMEOUT": "5",
+        # Tests flood on purpose; the rate-limit tests set their own limits.
+        "RATE_LIMIT_PER_SECOND": "1000000",
+        "RATE_LIMIT_BURST": "1000000",
     }
     return env | auth_settings() | settings
 
@@ -299,3 +308,57 @@ async def raw_handshake(server: Server, headers: dict[str, str]) -> bytes:
         return await asyncio.wait_for(reader.read(), WAIT)
     finally:
         writer.close()
+
+
+def log_records(server: Server) -> list[Frame]:
+    """The service's output as JSON log records (LOG_FORMAT=json); every line must be one."""
+    records = []
+    for line in server.output().splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"a log line that is not JSON: {line!r}") from None
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
+def events_logged(server: Server, event: str, **fields: Any) -> list[Frame]:
+    """The JSON log records of `event` whose fields include `fields`."""
+    return [
+        record
+        for record in log_records(server)
+        if record.get("event") == event and all(record.get(k) == v for k, v in fields.items())
+    ]
+
+
+async def wait_for_log(server: Server, event: str, **fields: Any) -> Frame:
+    """The first JSON log record of `event` with `fields`, once the service has written it."""
+    deadline = time.monotonic() + WAIT
+    while not (found := events_logged(server, event, **fields)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {event} record with {fields} logged:\n{server.output()}")
+        await asyncio.sleep(0.02)
+    return found[0]
+
+
+async def metrics(server: Server) -> dict[str, float]:
+    """GET /metrics, parsed: each sample's name and value. Every sample has a TYPE line."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples: dict[str, float] = {}
+    typed: set[str] = set()
+    for line in response.text.splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.removeprefix("# TYPE ").split()
+            assert kind in {"gauge", "counter"}, line
+            typed.add(name)
+        elif line and not line.startswith("#"):
+            name, value = line.split()
+            samples[name] = float(value)
+    assert set(samples) == typed, response.text
+    return samples

@@ -3,8 +3,10 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Message
@@ -18,6 +20,16 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 5.0  # seconds a close frame may take to get past a slow peer's backlog
 
 
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """What one connection may cost; one instance is shared by every client."""
+
+    queue_size: int  # frames waiting for a slow peer before it is evicted
+    queue_bytes: int  # and their total size
+    rate: float  # inbound frames per second, on average
+    burst: int  # inbound frames at once
+
+
 class Client:
     """One connection: a read pump for what arrives, a write pump for what leaves.
 
@@ -29,12 +41,19 @@ class Client:
 
     __slots__ = (
         "_backlog",
+        "_backlog_bytes",
         "_closing",
+        "_limits",
         "_on_evict",
-        "_queue_limit",
+        "_refilled_at",
         "_send",
+        "_strikes",
+        "_tokens",
         "_writer",
+        "close_code",
         "closed",
+        "last_seen",
+        "pinged_at",
         "subject",
     )
 
@@ -42,17 +61,24 @@ class Client:
         self,
         send: Send,
         subject: str,
-        queue_limit: int,
+        limits: ClientLimits,
         on_evict: Callable[["Client"], None],
     ) -> None:
         self._send = send
         self.subject = subject
-        self._queue_limit = queue_limit
+        self._limits = limits
         self._on_evict = on_evict
         self._backlog: deque[str] | None = None
+        self._backlog_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self.closed = False
+        self.close_code: int | None = None
+        self.last_seen = time.monotonic()  # when the peer last sent anything
+        self.pinged_at: float | None = None  # when the heartbeat pinged it, if unanswered
+        self._tokens = float(limits.burst)
+        self._refilled_at = self.last_seen
+        self._strikes = 0
 
     async def read_pump(self, receive: Receive, handle: Handle) -> None:
         """Hand each text frame to `handle`, in order, until the peer goes away."""
@@ -60,7 +86,10 @@ class Client:
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 self.closed = True
+                self.close_code = self.close_code or message.get("code")
                 return
+            self.last_seen = time.monotonic()
+            self.pinged_at = None
             if self.closed:
                 break  # closed meanwhile (evicted, expired): what it still sent is void
             text = message.get("text")
@@ -75,18 +104,40 @@ class Client:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
 
+    def admit(self) -> bool:
+        """Take a token from the connection's bucket; False when it is empty.
+
+        A peer that keeps sending into an empty bucket is closed with 1008.
+        """
+        now = time.monotonic()
+        limits = self._limits
+        self._tokens = min(limits.burst, self._tokens + (now - self._refilled_at) * limits.rate)
+        self._refilled_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._strikes = 0
+            return True
+        self._strikes += 1
+        if self._strikes > limits.burst:
+            log.warning("closing %s: it keeps exceeding its rate limit", self.subject)
+            self.close_soon(CloseCode.POLICY_VIOLATION, "rate limit exceeded again and again")
+        return False
+
     def deliver(self, frame: str) -> None:
         """Send a frame without ever waiting for this peer."""
         if self.closed:
             return
         if self._backlog is not None:
             self._backlog.append(frame)
-            if len(self._backlog) > self._queue_limit:
+            self._backlog_bytes += len(frame)
+            limits = self._limits
+            if len(self._backlog) > limits.queue_size or self._backlog_bytes > limits.queue_bytes:
                 self.evict()
             return
         pending = self._start(frame)
         if pending is not None:
             self._backlog = deque()
+            self._backlog_bytes = 0
             self._writer = asyncio.get_running_loop().create_task(self._write_pump(pending))
 
     def evict(self) -> None:
@@ -102,6 +153,7 @@ class Client:
         if self._closing is not None:
             return
         self.closed = True
+        self.close_code = code
         self._backlog = None
         if self._writer is not None:
             self._writer.cancel()
@@ -131,6 +183,7 @@ class Client:
             await _Awaitable(pending)
             while self._backlog:
                 frame = self._backlog.popleft()
+                self._backlog_bytes -= len(frame)
                 await self._send({"type": "websocket.send", "text": frame})
         except Exception:  # the peer is gone
             self.closed = True

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket
 from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, presented_token
 from ..errors import field_problems, to_protocol_error
 from ..origins import origin_allowed
-from .client import Client
+from .client import Client, ClientLimits
 from .hub import Hub
 from .protocol import (
     CloseCode,
@@ -28,13 +28,14 @@ from .replies import ReplyCache
 from .router import Caller, Router
 
 log = logging.getLogger(__name__)
+NOT_JSON = object()
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_connections: int
-    send_queue_size: int
     allowed_origins: frozenset[str]
+    client: ClientLimits
 
 
 class Endpoint:
@@ -58,9 +59,9 @@ class Endpoint:
             return
         offered = websocket.scope.get("subprotocols", [])
         await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        queue_limit = self._limits.send_queue_size
-        client = Client(websocket.send, identity.subject, queue_limit, self._hub.unregister)
+        client = Client(websocket.send, identity.subject, self._limits.client, self._hub.evict)
         self._hub.register(client)
+        log.info("connected", extra={"event": "connect", "subject": client.subject})
         expiry = self._close_at_expiry(client, identity)
         try:
             await client.read_pump(websocket.receive, self._on_frame)
@@ -68,6 +69,10 @@ class Endpoint:
             if expiry is not None:
                 expiry.cancel()
             self._hub.unregister(client)
+            log.info(
+                "closed",
+                extra={"event": "close", "subject": client.subject, "code": client.close_code},
+            )
 
     async def _admit(self, websocket: WebSocket) -> Identity | None:
         """The caller's identity, or None once the handshake has been refused over HTTP."""
@@ -87,7 +92,9 @@ class Endpoint:
     async def _refuse(
         self, websocket: WebSocket, status: int, code: ErrorCode, message: str
     ) -> None:
-        log.info("refused handshake from %s: %d %s", websocket.client, status, message)
+        self._hub.stats.refusals += 1
+        peer = websocket.client.host if websocket.client else None
+        log.info("refused", extra={"event": "refuse", "status": status, "peer": peer})
         body = {"error": {"code": code.value, "message": message}}
         await websocket.send_denial_response(JSONResponse(body, status_code=status))
 
@@ -105,6 +112,13 @@ class Endpoint:
         try:
             frame = json.loads(text)
         except ValueError:
+            frame = NOT_JSON
+        if not client.admit():
+            self._hub.stats.rate_limited += 1
+            error = ProtocolError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
+            client.deliver(encode_error(readable_id(frame), error))
+            return
+        if frame is NOT_JSON:
             error = ProtocolError(ErrorCode.INVALID_JSON, "the frame is not valid JSON")
             client.deliver(encode_error(None, error))
             return
@@ -130,6 +144,7 @@ class Endpoint:
             client.deliver(await self._answer(envelope, Caller(client.subject, client)))
 
     async def _answer(self, envelope: Envelope, caller: Caller) -> str:
+        self._hub.request_started()
         try:
             return await self._router.dispatch(envelope, caller)
         except Exception as failure:
@@ -138,3 +153,5 @@ class Endpoint:
                 log.exception("%s %s failed", envelope.type, envelope.id)
                 error = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed; try later")
             return encode_error(envelope.id, error)
+        finally:
+            self._hub.request_finished()

@@ -29,6 +29,7 @@ class Router:
     def __init__(self) -> None:
         self._routes: dict[str, tuple[type[BaseModel], Handler]] = {}
         self._forgotten: set[str] = set()
+        self._events: dict[str, type[BaseModel]] = {}
 
     def add(
         self,
@@ -49,9 +50,18 @@ class Router:
         """Whether a re-sent request of this type gets the first reply again."""
         return type not in self._forgotten
 
+    def announce(self, type: str, model: type[BaseModel]) -> None:
+        """Declare a message the server sends on its own (an event), for the AsyncAPI document."""
+        self._events[type] = model
+
     @property
-    def types(self) -> list[str]:
-        return sorted(self._routes)
+    def requests(self) -> dict[str, type[BaseModel]]:
+        """Each request type and the model of its data."""
+        return {type: model for type, (model, _) in sorted(self._routes.items())}
+
+    @property
+    def events(self) -> dict[str, type[BaseModel]]:
+        return dict(sorted(self._events.items()))
 
     async def dispatch(self, envelope: Envelope, caller: Caller) -> str:
         """Run the handler and return the encoded ack; raises on failure."""

@@ -1,0 +1,46 @@
+"""The heartbeat: ping connections that fell silent, and close those that stay silent.
+
+One task sweeps every connection; no connection has a timer or task of its own.
+"""
+
+import asyncio
+import itertools
+import logging
+import time
+
+from .hub import Hub
+from .protocol import CloseCode, encode
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    def __init__(self, hub: Hub, interval: float, timeout: float) -> None:
+        self._hub = hub
+        self._interval = interval
+        self._timeout = timeout
+        self._rounds = itertools.count(1)
+
+    async def run(self) -> None:
+        """Sweep until cancelled, often enough to act within a few percent of the interval."""
+        period = max(0.05, min(self._interval, self._timeout) / 10)
+        while True:
+            await asyncio.sleep(period)
+            self.sweep(time.monotonic())
+
+    def sweep(self, now: float) -> None:
+        ping: str | None = None  # one frame, serialized once, for every silent connection
+        for client in self._hub:
+            if client.pinged_at is not None:
+                if now - client.pinged_at >= self._timeout:
+                    log.info(
+                        "heartbeat timeout",
+                        extra={"event": "heartbeat_timeout", "subject": client.subject},
+                    )
+                    self._hub.stats.heartbeat_timeouts += 1
+                    client.close_soon(CloseCode.HEARTBEAT_TIMEOUT, "no answer to ping")
+                    self._hub.unregister(client)
+            elif now - client.last_seen >= self._interval:
+                ping = ping or encode("ping", f"hb-{next(self._rounds)}", {})
+                client.pinged_at = now
+                client.deliver(ping)
