@@ -115,20 +115,24 @@ class Server:
 
 
 def start(workdir: Path, database: Path | None = None, **settings: str) -> Server:
-    """Start the service in `workdir` (so no `.env` of the project applies) and wait for it."""
+    """Start the service in `workdir` (so no `.env` of the project applies) and wait for it.
+
+    A `PORT` setting is for a service restarted where its clients expect it; by default the
+    service gets a free port.
+    """
     database = database or workdir / "db.sqlite3"
     for _attempt in range(3):
-        port = free_port()
-        log = workdir / f"server-{port}.log"
+        chosen = int(settings["PORT"]) if "PORT" in settings else free_port()
+        log = workdir / f"server-{chosen}-{len(list(workdir.glob('server-*.log')))}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", PACKAGE],
                 cwd=workdir,
-                env=service_env(port, database, **settings),
+                env=service_env(chosen, database, **settings),
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        server = Server(process, port, database, log)
+        server = Server(process, chosen, database, log)
         try:
             if wait_until_healthy(server):
                 return server
@@ -245,6 +249,34 @@ async def open_peer(
         if join:
             await peer.ack("room.join", {"room": PLURAL})
         yield peer
+
+
+@asynccontextmanager
+async def stalled_connection(
+    server: Server, subject: str = "bob", join: bool = ROOMS
+) -> AsyncIterator[ClientConnection]:
+    """A client that reads nothing: a small socket buffer, and websockets queues one frame.
+
+    With rooms it first joins the entity's room (`join`), to fall behind on its events.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    async with connect(
+        server.ws_url,
+        sock=sock,
+        max_queue=1,
+        open_timeout=WAIT,
+        close_timeout=1,
+        additional_headers=auth_headers(subject),
+    ) as connection:
+        if join:
+            joining = {"type": "room.join", "id": new_id(), "data": {"room": PLURAL}}
+            await connection.send(json.dumps(joining))
+            reply = json.loads(await asyncio.wait_for(connection.recv(), WAIT))
+            assert reply["type"] == "ack", reply
+        yield connection
 
 
 @dataclass(frozen=True)

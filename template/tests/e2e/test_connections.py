@@ -1,15 +1,12 @@
 """Connection limits and close codes, each on a service started with the settings it needs."""
 
 import asyncio
-import json
-import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.credentials import auth_headers
@@ -21,12 +18,11 @@ from tests.e2e.harness import (
     open_peer,
     read_until_closed,
     running,
+    stalled_connection,
 )
 from tests.samples import (
     COLLECTION,
     MAX_TEXT,
-    PLURAL,
-    ROOMS,
     TEXT_FIELDS,
     large_data,
     message_type,
@@ -89,30 +85,6 @@ async def test_connections_over_max_connections_get_503(tmp_path: Path) -> None:
             assert refused.value.response.status_code == 503
 
             assert (await first.request("ping"))["type"] == "pong"
-
-
-@asynccontextmanager
-async def stalled_connection(server: Server) -> AsyncIterator[ClientConnection]:
-    """A client that reads nothing: a small socket buffer, and websockets queues one frame."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    async with connect(
-        server.ws_url,
-        sock=sock,
-        max_queue=1,
-        open_timeout=WAIT,
-        close_timeout=1,
-        additional_headers=auth_headers("bob"),
-    ) as connection:
-        if ROOMS:  # events go to the entity's room: be in it to fall behind on them
-            await connection.send(
-                json.dumps({"type": "room.join", "id": new_id(), "data": {"room": PLURAL}})
-            )
-            reply = json.loads(await asyncio.wait_for(connection.recv(), WAIT))
-            assert reply["type"] == "ack", reply
-        yield connection
 
 
 async def slot_is_free(server: Server) -> bool:

@@ -4,14 +4,13 @@ and the /metrics counters that report them."""
 import asyncio
 import contextlib
 import json
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.credentials import auth_headers
@@ -26,6 +25,7 @@ from tests.e2e.harness import (
     read_until_closed,
     refusal,
     running,
+    stalled_connection,
     wait_for_log,
 )
 from tests.samples import COLLECTION, message_type, valid_data
@@ -142,24 +142,6 @@ async def wait_for_metric(server: Server, name: str, value: float) -> dict[str, 
     return samples
 
 
-@contextlib.asynccontextmanager
-async def stalled_reader(server: Server) -> AsyncIterator[ClientConnection]:
-    """A connection whose client reads nothing: a small socket buffer, one queued frame."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    async with connect(
-        server.ws_url,
-        sock=sock,
-        max_queue=1,
-        open_timeout=WAIT,
-        close_timeout=1,
-        additional_headers=auth_headers("bob"),
-    ) as connection:
-        yield connection
-
-
 async def flood_with_pongs(server: Server, connection: ClientConnection) -> int:
     """Send large pings, whose pongs back up behind the unread socket, until the service
     evicts the connection; how many were sent."""
@@ -177,7 +159,7 @@ async def test_a_stalled_reader_is_evicted_by_bytes_with_1013(tmp_path: Path) ->
     with running(tmp_path, None, **settings) as server:
         async with (
             open_peer(server, join=False) as healthy,
-            stalled_reader(server) as stalled,
+            stalled_connection(server, join=False) as stalled,
         ):
             sent = await flood_with_pongs(server, stalled)
             closed = await read_until_closed(stalled)

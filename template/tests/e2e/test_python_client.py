@@ -5,14 +5,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.credentials import token_for
-from tests.e2e.harness import SRC, WAIT, Server, free_port, service_env, wait_until_healthy
+from tests.e2e.harness import SRC, WAIT, Server, free_port, running
 from tests.samples import (
     ENTITY,
     PACKAGE,
@@ -24,25 +23,9 @@ from tests.samples import (
 )
 
 
-@contextmanager
-def service_on(port: int, workdir: Path, **settings: str) -> Iterator[Server]:
+def service_on(port: int, workdir: Path, **settings: str) -> AbstractContextManager[Server]:
     """The service on a given port, so that a restarted one is found at the same address."""
-    database = workdir / "db.sqlite3"
-    log = workdir / f"server-{port}-{len(list(workdir.glob('server-*.log')))}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", PACKAGE],
-            cwd=workdir,
-            env=service_env(port, database, **settings),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, port, database, log)
-    try:
-        assert wait_until_healthy(server), server.output()
-        yield server
-    finally:
-        server.stop()
+    return running(workdir, workdir / "db.sqlite3", PORT=str(port), **settings)
 
 
 async def test_requests_and_events(tmp_path: Path) -> None:
