@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from .matrix import FREE_TEXT, choices, combinations, questions
+from .options_table import documented, table
 
 BAD_ANSWERS = [
     ({"project_name": "9 lives"}, "project_name must start with a letter"),
@@ -80,3 +81,7 @@ def test_matrix_covers_every_question() -> None:
             f"question {name!r} is free text: cover it in tests/matrix.py ENTITY_VARIANTS"
         )
     assert combinations()
+
+
+def test_the_options_table_matches_copier_yml() -> None:
+    assert documented() == table(), "regenerate it: uv run python -m tests.options_table"
