@@ -411,3 +411,19 @@ async def test_the_read_pump_waits_for_the_close_frame_behind_a_backlog() -> Non
     socket.resume()
     await asyncio.wait_for(pump, WAIT)
     assert socket.closes == [(1013, "slow consumer")]
+
+
+async def test_an_unexpected_error_closes_with_1011() -> None:
+    socket = FakeSocket()
+    client = new_client(socket)
+    inbox = Inbox()
+    inbox.text(frame(0))
+    inbox.text(frame(1))
+
+    async def broken(_client: Client, text: str) -> None:
+        raise RuntimeError("a bug")
+
+    await asyncio.wait_for(client.read_pump(inbox.receive, broken), WAIT)
+
+    assert socket.closes == [(1011, "server error")]
+    assert client.closed

@@ -96,7 +96,12 @@ class Client:
             if text is None:
                 await self.close(CloseCode.UNSUPPORTED_DATA, "send JSON text frames, not binary")
                 break
-            await handle(self, text)
+            try:
+                await handle(self, text)
+            except Exception:  # a bug: say so with 1011 rather than drop the connection
+                log.exception("closing %s after an unexpected error", self.subject)
+                await self.close(CloseCode.INTERNAL_ERROR, "server error")
+                break
         self.closed = True
         if self._closing is not None:
             # The close frame may wait behind a slow peer's backlog: ending the connection
