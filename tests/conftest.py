@@ -17,15 +17,17 @@ for variable, value in {
     os.environ.setdefault(variable, value)
 
 
-def render(destination: Path, data: dict[str, Any]) -> Path:
-    """Render the template's working tree with plain `copier copy` (no --trust)."""
+def render(
+    destination: Path, data: dict[str, Any], *, src: Path = ROOT, vcs_ref: str = "HEAD"
+) -> Path:
+    """Render with plain `copier copy` (no --trust): this working tree, or `src` at `vcs_ref`."""
     copier.run_copy(
-        str(ROOT),
+        str(src),
         destination,
         data=data,
         defaults=True,
         unsafe=False,
-        vcs_ref="HEAD",
+        vcs_ref=vcs_ref,
         quiet=True,
     )
     return destination

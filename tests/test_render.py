@@ -39,6 +39,8 @@ def test_rendered_project_passes_its_own_checks(tmp_path: Path, answers: dict[st
                 # GitHub workflow expressions are the one legitimate `${{`.
                 if LEFTOVER.search(line) and "${{" not in line:
                     pytest.fail(f"template syntax left in {path}:{number}: {line}")
+                if line != line.rstrip():
+                    pytest.fail(f"trailing white space in {path}:{number}: {line!r}")
 
     run(project, str(BIN / "ruff"), "check", ".")
     run(project, str(BIN / "ruff"), "format", "--check", ".")
