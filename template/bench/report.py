@@ -1,0 +1,180 @@
+"""Figures out of raw measurements, and the table, JSON and PNG that show them."""
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+Frame = dict[str, Any]
+
+# (label, path into a target's figures, unit, format); the rows of the printed table.
+ROWS: list[tuple[str, str, str, str]] = [
+    ("connect all clients", "connect.seconds", "s", ".2f"),
+    ("connects per second", "connect.per_second", "/s", ",.0f"),
+    ("connect p99", "connect.p99_ms", "ms", ".1f"),
+    ("memory per connection", "memory.per_connection_kib", "KiB", ".1f"),
+    ("paced delivery p50", "paced.p50_ms", "ms", ".2f"),
+    ("paced delivery p99", "paced.p99_ms", "ms", ".2f"),
+    ("paced delivery max", "paced.max_ms", "ms", ".2f"),
+    ("paced lost", "paced.lost", "", "d"),
+    ("others' p99, no stalled client", "stalled.p99_ms_without", "ms", ".2f"),
+    ("others' p99, one stalled client", "stalled.p99_ms_with", "ms", ".2f"),
+    ("stalled client evicted (1013)", "stalled.evicted", "", ""),
+    ("burst deliveries per second", "burst.deliveries_per_second", "/s", ",.0f"),
+    ("burst lost", "burst.lost", "", "d"),
+    ("WS get ops/s", "request_response.ws_get.ops_per_second", "/s", ",.0f"),
+    ("WS get p99", "request_response.ws_get.p99_ms", "ms", ".2f"),
+    ("WS create ops/s", "request_response.ws_create.ops_per_second", "/s", ",.0f"),
+    ("WS create p99", "request_response.ws_create.p99_ms", "ms", ".2f"),
+    ("REST get ops/s", "request_response.rest_get.ops_per_second", "/s", ",.0f"),
+    ("REST get p99", "request_response.rest_get.p99_ms", "ms", ".2f"),
+    ("REST create ops/s", "request_response.rest_create.ops_per_second", "/s", ",.0f"),
+    ("REST create p99", "request_response.rest_create.p99_ms", "ms", ".2f"),
+    ("load generator CPU, busiest phase", "load.generator_cpu_max_percent", "%", ".0f"),
+]
+
+
+SETTINGS = frozenset({"clients", "messages", "rate", "expected", "generators"})  # no ratio
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile `q` (0-100) of values sorted in ascending order."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def latency_figures(values: Sequence[float]) -> Frame:
+    """p50, p99 and max; None (null in the JSON) when there is no value at all."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "p50_ms": round(percentile(ordered, 50), 3),
+        "p99_ms": round(percentile(ordered, 99), 3),
+        "max_ms": round(ordered[-1], 3),
+    }
+
+
+def lookup(figures: Frame, path: str) -> Any:
+    value: Any = figures
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def ratios(service: Frame, baseline: Frame, prefix: str = "") -> Frame:
+    """service / baseline for every number both have (sweep points matched by client count)."""
+    result: Frame = {}
+    for key, value in service.items():
+        other = baseline.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(other, dict):
+            result |= ratios(value, other, f"{name}.")
+        elif key == "sweep" and isinstance(value, list) and isinstance(other, list):
+            by_size = {point["clients"]: point for point in other}
+            for point in value:
+                size = point["clients"]
+                if size in by_size:
+                    result |= ratios(point, by_size[size], f"{name}.{size}.")
+        elif _number(value) and _number(other) and other and key not in SETTINGS:
+            result[name] = round(value / other, 3)
+    return result
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def table(results: Frame) -> str:
+    service, baseline, ratio = results["service"], results["baseline"], results["ratio"]
+    header = ("figure", "service", "baseline", "ratio")
+    lines: list[tuple[str, str, str, str]] = []
+    for label, path, unit, style in ROWS:
+        cells = [_cell(lookup(target, path), unit, style) for target in (service, baseline)]
+        share = ratio.get(path)
+        lines.append((label, cells[0], cells[1], "" if share is None else f"{share:.2f}x"))
+    for point in service.get("sweep", []):
+        size = point["clients"]
+        other: Frame = next((p for p in baseline.get("sweep", []) if p["clients"] == size), {})
+        for key, label, unit, style in (
+            ("deliveries_per_second", "deliveries per second", "/s", ",.0f"),
+            ("cpu_us_per_delivery", "server CPU per delivery", "us", ".1f"),
+            ("p99_ms", "delivery p99", "ms", ".1f"),
+        ):
+            share = ratio.get(f"sweep.{size}.{key}")
+            lines.append(
+                (
+                    f"sweep {size:,}: {label}",
+                    _cell(point.get(key), unit, style),
+                    _cell(other.get(key), unit, style),
+                    "" if share is None else f"{share:.2f}x",
+                )
+            )
+    widths = [max(len(row[column]) for row in [header, *lines]) for column in range(4)]
+    rule = "  ".join("-" * width for width in widths)
+    rendered = [_line(header, widths), rule] + [_line(row, widths) for row in lines]
+    return "\n".join(rendered)
+
+
+def _line(row: tuple[str, str, str, str], widths: list[int]) -> str:
+    first = row[0].ljust(widths[0])
+    return "  ".join(
+        [first, *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
+    )
+
+
+def _cell(value: Any, unit: str, style: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "-"
+    text = format(value, style) if style else str(value)
+    return f"{text} {unit}".strip()
+
+
+def write_json(path: Path, results: Frame) -> None:
+    path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+
+
+def draw(path: Path, results: Frame, latencies: dict[str, list[float]]) -> None:
+    """Delivery latency of the paced run (as a CDF) and the sweep over room sizes."""
+    from matplotlib.figure import Figure  # here, not at the top: it takes a while to load
+
+    figure = Figure(figsize=(14, 4.5), layout="constrained")
+    cdf, rate, cost = figure.subplots(1, 3)
+    colours = {"service": "tab:blue", "baseline": "tab:orange"}
+    for name, values in latencies.items():
+        ordered = sorted(value for value in values if value > 0)
+        if ordered:
+            share = [(rank + 1) / len(ordered) for rank in range(len(ordered))]
+            cdf.plot(ordered, share, label=name, color=colours[name])
+    cdf.set_xscale("log")
+    cdf.set_xlabel("delivery latency (ms, log scale)")
+    cdf.set_ylabel("share of deliveries")
+    settings = results["meta"]["settings"]
+    cdf.set_title(f"paced fan-out, {settings['clients']:,} clients, {settings['rate']:g} msg/s")
+    cdf.grid(True, which="both", alpha=0.3)
+    for name in ("service", "baseline"):
+        sweep = results[name].get("sweep", [])
+        sizes = [point["clients"] for point in sweep]
+        colour = colours[name]
+        rate.plot(
+            sizes, [p["deliveries_per_second"] for p in sweep], "o-", label=name, color=colour
+        )
+        cost.plot(sizes, [p["cpu_us_per_delivery"] for p in sweep], "o-", label=name, color=colour)
+    rate.set_title("burst: deliveries per second")
+    cost.set_title("server CPU per delivery (us)")
+    for axes in (rate, cost):
+        axes.set_xlabel("clients in the room")
+        axes.set_ylim(bottom=0)
+        axes.grid(True, alpha=0.3)
+    for axes in (cdf, rate, cost):
+        axes.legend()
+    figure.savefig(path, dpi=100)
