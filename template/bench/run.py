@@ -50,14 +50,15 @@ Frame = dict[str, Any]
 ROOM = "bench"
 PER_GENERATOR = 5000  # clients per generator process when --generators is not given
 CONNECT_CHUNK = 250  # clients each generator connects between two progress updates
-DELIVERY_RATE = 20_000  # deliveries per second that the automatic paced rate aims at
-MAX_RATE = 20.0  # messages per second, at most, for the automatic paced rate
+DELIVERY_RATE = 40_000  # deliveries per second that the automatic paced rate aims at
+MAX_RATE = 40.0  # messages per second, at most, for the automatic paced rate
 IDLE_TIMEOUT = 5.0  # seconds without a new delivery after which a fan-out phase gives up
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 BUSY_GENERATOR = 85.0  # percent of one core above which a generator may distort the figures
 STALL_PINGS_PER_SECOND = 100.0
 WARM_UP = 5  # messages fanned out before the measured phases, and after each sweep connect
+WARM_UP_SECONDS = 3.0  # then paced at the measured rate, until connecting has settled
 
 
 class BenchError(Exception):
@@ -402,7 +403,7 @@ class Driver:
         self.progress.step(f"{self.name}: connecting {plan.clients:,} clients")
         figures["connect"], figures["memory"] = await self.connect(plan.clients, stall=True)
         await self.generators[0].call("publisher", 30)
-        await self.warm_up()
+        await self.warm_up(plan.rate)
         self.progress.step(f"{self.name}: paced fan-out")
         paced, latencies = await self.fan_out("paced", plan.paced_messages, plan.rate)
         figures["paced"] = {key: paced[key] for key in PACED}
@@ -421,9 +422,13 @@ class Driver:
         }
         return figures, latencies
 
-    async def warm_up(self) -> None:
-        """A few messages first, so that no figure includes what runs only once."""
+    async def warm_up(self, rate: float) -> None:
+        """A burst, then a few seconds paced at `rate`, so that no figure includes what runs
+        only once or what connecting thousands of clients leaves behind (the collector's
+        passes, the kernel's socket set-up): measured right after connecting, the first
+        seconds of either server were up to twice as slow as the next ones."""
         await self.fan_out("warm-up", WARM_UP, None, keep=False)
+        await self.fan_out("warm-up", max(1, round(rate * WARM_UP_SECONDS)), rate, keep=False)
         del self.load["warm-up"]
 
     def note_load(self, phase: str, server_cpu: float, wall: float, parts: list[Frame]) -> None:
@@ -621,7 +626,7 @@ class Driver:
             if size > connected:
                 await self.connect(size - connected, stall=False)
                 connected = size
-                await self.warm_up()
+                await self.warm_up(automatic_rate(size))
             rate = automatic_rate(size)
             paced, _ = await self.fan_out(f"sweep-{size}-paced", self.plan.sweep_messages, rate)
             burst, _ = await self.fan_out(

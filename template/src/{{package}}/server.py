@@ -12,6 +12,7 @@ import uvicorn
 from . import logs
 from .app import create_app
 from .delivery.websocket.hub import Hub
+from .delivery.websocket.prepared import PreparedFrameProtocol
 from .settings import Settings
 
 
@@ -39,7 +40,7 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=PreparedFrameProtocol,
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=None,  # the heartbeat is the protocol's own ping/pong

@@ -6,18 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.samples import (
     DATETIME_FIELDS,
     OPTIONAL_FIELDS,
+    Database,
     Entity,
     EntityUpdate,
     SqlRepository,
     changed_data,
-    create_schema,
     new_entity,
-    open_engine,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -29,16 +27,16 @@ def database_url(directory: Path) -> str:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(database_url(tmp_path))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(database_url(tmp_path))
+    await database.create_schema()
+    yield database
+    await database.close()
 
 
 @pytest.fixture
-def repository(engine: AsyncEngine) -> SqlRepository:
-    return SqlRepository(engine)
+def repository(database: Database) -> SqlRepository:
+    return SqlRepository(database)
 
 
 def stamped(n: int, **overrides: object) -> Entity:
@@ -158,20 +156,20 @@ async def test_remove_deletes_once(repository: SqlRepository) -> None:
     assert await repository.list(10, 0) == ([kept], 1)
 
 
-async def test_data_survives_a_new_engine_on_the_same_file(tmp_path: Path) -> None:
+async def test_data_survives_a_new_database_on_the_same_file(tmp_path: Path) -> None:
     entities = [stamped(n) for n in range(3)]
-    first = open_engine(database_url(tmp_path))
-    await create_schema(first)
+    first = Database(database_url(tmp_path))
+    await first.create_schema()
     for entity in entities:
         await SqlRepository(first).add(entity)
-    await first.dispose()
+    await first.close()
 
-    second = open_engine(database_url(tmp_path))
+    second = Database(database_url(tmp_path))
     try:
-        await create_schema(second)  # harmless on an existing schema
+        await second.create_schema()  # harmless on an existing schema
         found = await SqlRepository(second).list(10, 0)
     finally:
-        await second.dispose()
+        await second.close()
 
     assert found == (entities, 3)
     for entity in found[0]:

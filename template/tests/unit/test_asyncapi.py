@@ -30,7 +30,7 @@ EVENTS = {f"{ENTITY}.{change}" for change in ("created", "updated", "deleted")}
 def spec(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for name, value in auth_settings().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite://")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
     router = create_app(load_settings()).state.router
     return document(router, "service", "1.0.0", "tests")
 
@@ -73,7 +73,7 @@ def test_the_payload_schemas_are_the_models_schemas(spec: dict[str, Any]) -> Non
 
 def test_the_command_prints_the_same_document(spec: dict[str, Any], tmp_path: Path) -> None:
     env = {**os.environ, **auth_settings(), "PYTHONPATH": str(SRC)}
-    env["DATABASE_URL"] = "sqlite+aiosqlite://"
+    env["DATABASE_URL"] = "sqlite://"
     printed = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.asyncapi"],
         cwd=tmp_path,

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import Message
 
+from .prepared import WritePrepared, text_frame
 from .protocol import CloseCode
 
 Send = Callable[[Message], Coroutine[Any, Any, None]]
@@ -33,10 +34,11 @@ class ClientLimits:
 class Client:
     """One connection: a read pump for what arrives, a write pump for what leaves.
 
-    `deliver` writes straight to the socket while the peer keeps up, so a broadcast to
-    thousands wakes no task per recipient. Only when the transport pushes back does the
-    client queue frames and start a write pump; when the queue fills, the client is
-    evicted with 1013 so that a slow reader never delays the others.
+    `deliver` writes straight to the socket while the peer keeps up (a prepared frame when
+    the server offers it), so a broadcast to thousands wakes no task per recipient. Only
+    when the transport pushes back does the client queue frames and start a write pump;
+    when the queue fills, the client is evicted with 1013 so that a slow reader never
+    delays the others.
     """
 
     __slots__ = (
@@ -49,6 +51,7 @@ class Client:
         "_send",
         "_strikes",
         "_tokens",
+        "_write",
         "_writer",
         "close_code",
         "closed",
@@ -63,8 +66,10 @@ class Client:
         subject: str,
         limits: ClientLimits,
         on_evict: Callable[["Client"], None],
+        write: WritePrepared | None = None,
     ) -> None:
         self._send = send
+        self._write = write
         self.subject = subject
         self._limits = limits
         self._on_evict = on_evict
@@ -128,8 +133,9 @@ class Client:
             self.close_soon(CloseCode.POLICY_VIOLATION, "rate limit exceeded again and again")
         return False
 
-    def deliver(self, frame: str) -> None:
-        """Send a frame without ever waiting for this peer."""
+    def deliver(self, frame: str, prepared: bytes | None = None) -> None:
+        """Send a frame without ever waiting for this peer; `prepared` is the same frame
+        already serialized by `text_frame`, for broadcasts."""
         if self.closed:
             return
         if self._backlog is not None:
@@ -138,6 +144,8 @@ class Client:
             limits = self._limits
             if len(self._backlog) > limits.queue_size or self._backlog_bytes > limits.queue_bytes:
                 self.evict()
+            return
+        if self._write is not None and self._write(prepared or text_frame(frame.encode())):
             return
         pending = self._start(frame)
         if pending is not None:

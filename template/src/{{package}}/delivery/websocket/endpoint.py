@@ -15,6 +15,7 @@ from ..errors import field_problems, to_protocol_error
 from ..origins import origin_allowed
 from .client import Client, ClientLimits
 from .hub import Hub
+from .prepared import prepared_writer
 from .protocol import (
     CloseCode,
     Envelope,
@@ -59,7 +60,13 @@ class Endpoint:
             return
         offered = websocket.scope.get("subprotocols", [])
         await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        client = Client(websocket.send, identity.subject, self._limits.client, self._hub.evict)
+        client = Client(
+            websocket.send,
+            identity.subject,
+            self._limits.client,
+            self._hub.evict,
+            prepared_writer(websocket.scope.get("extensions")),
+        )
         self._hub.register(client)
         log.info("connected", extra={"event": "connect", "subject": client.subject})
         expiry = self._close_at_expiry(client, identity)

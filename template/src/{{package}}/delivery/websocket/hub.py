@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .client import Client
+from .prepared import text_frame
 from .protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,9 @@ class Hub:
 
     def broadcast(self, frame: str) -> None:
         """Deliver one already-serialized frame to every open connection."""
+        prepared = text_frame(frame.encode())
         for client in list(self._clients):
-            client.deliver(frame)
+            client.deliver(frame, prepared)
 
     def request_started(self) -> None:
         self._requests += 1
