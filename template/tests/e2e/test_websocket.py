@@ -1,10 +1,11 @@
 """Entity operations, ping, events and idempotency over WebSocket, against the real service."""
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import httpx
 
-from tests.e2e.harness import Frame, Peer, Server, moment, new_id, open_peer
+from tests.e2e.harness import Frame, Peer, Server, moment, new_id, open_peer, running
 from tests.samples import (
     COLLECTION,
     FIELDS,
@@ -118,6 +119,30 @@ async def test_ping_gets_a_pong_with_the_same_id(peer: Peer) -> None:
     moment(reply["timestamp"])
     bare = await peer.request("ping")
     assert bare["type"] == "pong"
+
+
+async def test_frames_of_every_length_arrive_whole(tmp_path: Path) -> None:
+    # A frame's length takes 7 bits, 16 bits or 64 bits: each padding lands in one class.
+    with running(tmp_path, MAX_MESSAGE_BYTES="200000") as server:
+        async with open_peer(server) as peer:
+            for padding in [0, 100, 1_000, 100_000]:
+                data = {"padding": "x" * padding, "text": "é € 😀"}
+
+                reply = await peer.request("ping", data)
+
+                assert reply["type"] == "pong"
+                assert reply["data"] == data
+
+
+async def test_with_compression_on_frames_are_deflated_and_arrive_whole(tmp_path: Path) -> None:
+    with running(tmp_path, WS_COMPRESSION="true") as server:
+        async with open_peer(server, compression="deflate") as deflating:
+            data = {"padding": "x" * 10_000}
+            reply = await deflating.request("ping", data)
+            extensions = deflating.connection.protocol.extensions
+
+    assert [extension.name for extension in extensions] == ["permessage-deflate"]
+    assert reply["data"] == data
 
 
 async def test_changes_reach_every_open_connection(server: Server, peer: Peer) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.types import Message
 
-from tests.unit.service_classes import Client, ClientLimits
+from tests.unit.service_classes import Client, ClientLimits, WritePrepared
 
 WAIT = 2.0  # seconds any one expected step may take
 ROOMY = ClientLimits(queue_size=1000, queue_bytes=1 << 20, rate=1000.0, burst=1000)
@@ -104,8 +104,9 @@ def new_client(
     limits: ClientLimits = ROOMY,
     on_evict: Callable[[Client], None] | None = None,
     subject: str = "alice",
+    write: WritePrepared | None = None,
 ) -> Client:
-    return Client(socket.send, subject, limits, on_evict or Evictions())
+    return Client(socket.send, subject, limits, on_evict or Evictions(), write)
 
 
 async def eventually(condition: Callable[[], bool], within: float = WAIT) -> None:
