@@ -8,12 +8,52 @@ import time
 from types import FrameType
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 from . import logs
 from .app import create_app
+from .delivery.websocket import prepared
 from .delivery.websocket.hub import Hub
-from .delivery.websocket.prepared import PreparedFrameProtocol
 from .settings import Settings
+
+READ_AHEAD = 2  # messages a connection may have waiting for the app before reading pauses
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """Uvicorn's websockets-sansio protocol, offering prepared frames and reading ahead."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # A compressed connection needs each frame deflated with its own context.
+        if not self.close_sent and not self.conn.extensions:
+            self.scope["extensions"][prepared.EXTENSION] = {"write": self.write_prepared}
+
+    def write_prepared(self, frame: bytes) -> bool:
+        """Write a finished frame now; False when the peer pushes back or is closing, so the
+        caller takes the ASGI path, which waits for the transport or reports the peer gone."""
+        if (
+            self.close_sent
+            or not self.handshake_complete
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
+
+    def send_receive_event_to_app(self) -> None:
+        # Uvicorn pauses reading after each message until the app has taken it: two system
+        # calls per message. Told reading is paused already, the base class only queues the
+        # message; reading pauses here once READ_AHEAD messages wait, and never after the
+        # close frame went out (the peer's answer to it must still be read).
+        paused = self.read_paused
+        self.read_paused = True
+        super().send_receive_event_to_app()
+        self.read_paused = paused
+        if not paused and not self.close_sent and self.queue.qsize() >= READ_AHEAD:
+            self.read_paused = True
+            self.transport.pause_reading()
 
 
 class Server(uvicorn.Server):
@@ -40,7 +80,7 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        ws=PreparedFrameProtocol,
+        ws=WebSocketProtocol,
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=None,  # the heartbeat is the protocol's own ping/pong

@@ -134,6 +134,18 @@ async def test_frames_of_every_length_arrive_whole(tmp_path: Path) -> None:
                 assert reply["data"] == data
 
 
+async def test_requests_sent_back_to_back_are_answered_in_order(peer: Peer) -> None:
+    # The service reads ahead of the handler; the order must survive that.
+    ids = [new_id() for _ in range(50)]
+    for request_id in ids:
+        await peer.send({"type": "ping", "id": request_id, "data": {}})
+
+    replies = [await peer.receive() for _ in ids]
+
+    assert [reply["id"] for reply in replies] == ids
+    assert {reply["type"] for reply in replies} == {"pong"}
+
+
 async def test_with_compression_on_frames_are_deflated_and_arrive_whole(tmp_path: Path) -> None:
     with running(tmp_path, WS_COMPRESSION="true") as server:
         async with open_peer(server, compression="deflate") as deflating:
