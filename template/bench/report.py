@@ -31,11 +31,15 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("REST get p99", "request_response.rest_get.p99_ms", "ms", ".2f"),
     ("REST create ops/s", "request_response.rest_create.ops_per_second", "/s", ",.0f"),
     ("REST create p99", "request_response.rest_create.p99_ms", "ms", ".2f"),
+    ("WS / REST ops/s, get", "request_response.ws_over_rest_get", "x", ".2f"),
+    ("WS / REST ops/s, create", "request_response.ws_over_rest_create", "x", ".2f"),
     ("load generator CPU, busiest phase", "load.generator_cpu_max_percent", "%", ".0f"),
 ]
 
 
-SETTINGS = frozenset({"clients", "messages", "rate", "expected", "generators"})  # no ratio
+# No service / baseline ratio for these: settings, and ratios already.
+SETTINGS = frozenset({"clients", "messages", "rate", "expected", "generators", "rounds"})
+SETTINGS |= {"ws_over_rest_get", "ws_over_rest_create"}
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:

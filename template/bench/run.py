@@ -496,6 +496,10 @@ class Driver:
             self.note_load(
                 f"rr_{transport}_{operation}", self.server.cpu_seconds() - cpu, wall, parts
             )
+        for operation in ("get", "create"):
+            ws, rest = figures[f"ws_{operation}"], figures[f"rest_{operation}"]
+            share = ws["ops_per_second"] / max(rest["ops_per_second"], 1e-9)
+            figures[f"ws_over_rest_{operation}"] = round(share, 2)
         return figures
 
     async def connect(self, count: int, stall: bool) -> tuple[Frame, Frame]:

@@ -25,12 +25,13 @@ TINY = [
 FIGURES = {
     "connect": {"connected", "seconds", "per_second", "p50_ms", "p99_ms"},
     "memory": {"rss_before_kib", "rss_after_kib", "per_connection_kib"},
-    "paced": {"deliveries", "expected", "lost", "p50_ms", "p99_ms", "max_ms"},
+    "paced": {"deliveries", "expected", "lost", "p50_ms", "p99_ms", "max_ms", "rounds"},
     "stalled": {"p99_ms_without", "p99_ms_with", "evicted"},
     "burst": {"deliveries", "expected", "lost", "deliveries_per_second", "cpu_us_per_delivery"},
     "load": {"generators", "generator_cpu_max_percent", "phases"},
 }
 OPERATIONS = {"ws_get", "ws_create", "rest_get", "rest_create"}
+WS_OVER_REST = {"ws_over_rest_get", "ws_over_rest_create"}  # ops/s of one over the other
 NOT_ALWAYS_SET = {"close_code"}  # no close at all when the stalled client was not evicted
 
 
@@ -69,9 +70,14 @@ def test_the_benchmark_measures_both_servers(tmp_path: Path) -> None:
         figures = results[name]
         for section, keys in FIGURES.items():
             assert keys <= set(figures[section]), (name, section, figures[section])
-        assert set(figures["request_response"]) == OPERATIONS, name
-        for operation in figures["request_response"].values():
-            assert operation["ops"] > 0, (name, operation)
+        exchanges = figures["request_response"]
+        assert set(exchanges) == OPERATIONS | WS_OVER_REST, name
+        for operation in OPERATIONS:
+            assert exchanges[operation]["ops"] > 0, (name, operation)
+        for operation in ("get", "create"):
+            ws, rest = exchanges[f"ws_{operation}"], exchanges[f"rest_{operation}"]
+            share = ws["ops_per_second"] / rest["ops_per_second"]
+            assert exchanges[f"ws_over_rest_{operation}"] == round(share, 2), (name, operation)
         assert [point["clients"] for point in figures["sweep"]] == [10, 20], name
         for path, value in leaves(figures).items():
             if path.rsplit(".", 1)[-1] not in NOT_ALWAYS_SET:
