@@ -1,5 +1,6 @@
 """Uvicorn, tuned for WebSockets, with a shutdown that closes connections with 1001 first."""
 
+import asyncio
 import math
 import signal
 import socket
@@ -18,10 +19,19 @@ from .delivery.websocket.hub import Hub
 from .settings import Settings
 
 READ_AHEAD = 2  # messages a connection may have waiting for the app before reading pauses
+# Bytes the kernel may hold for a peer that does not read (Linux doubles it for bookkeeping).
+# Left alone, it grows to 4 MB per socket on loopback before a stalled peer is noticed.
+SEND_BUFFER = 256 * 1024
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """Uvicorn's websockets-sansio protocol, offering prepared frames and reading ahead."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
