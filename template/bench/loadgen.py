@@ -82,6 +82,7 @@ class Generator:
         self.listeners: list[WebSocket] = []
         self.publisher: WebSocket | None = None
         self.stalled: WebSocket | None = None
+        self.stallers: list[WebSocket] = []  # listeners set aside to stall, one per round
         self.pinger: asyncio.Task[None] | None = None
         self.phase: Phase | None = None
         self.pending: dict[str, asyncio.Future[Frame]] = {}
@@ -181,9 +182,10 @@ class Generator:
         return {}
 
     async def cmd_connect(
-        self, start: int, count: int, concurrency: int = 50, stall_first: bool = False
+        self, start: int, count: int, concurrency: int = 50, stalling: int = 0
     ) -> Frame:
-        """Open `count` listeners (indices from `start`); the first stalls later if asked."""
+        """Open `count` listeners (indices from `start`); the first `stalling` of them will
+        stall later, one in each stalled round."""
         gate = asyncio.Semaphore(concurrency)
         times: list[float] = []
         errors: list[str] = []
@@ -192,7 +194,7 @@ class Generator:
         async def one(index: int) -> None:
             async with gate:
                 began = time.monotonic()
-                stalls = stall_first and index == start
+                stalls = index < start + stalling
                 try:
                     connection = await self.open_client(
                         index, STALL_RECEIVE_BUFFER if stalls else None
@@ -203,7 +205,7 @@ class Generator:
                 times.append(round((time.monotonic() - began) * 1000, 3))
                 opened.append(connection)
                 if stalls:
-                    self.stalled = connection
+                    self.stallers.append(connection)
 
         began = time.monotonic()
         await asyncio.gather(*(one(index) for index in range(start, start + count)))
@@ -335,9 +337,9 @@ class Generator:
         MB on loopback, as TCP autotunes them) and the server's queue are full; its own pings
         fill them within seconds, so that a short run shows what a long stall would.
         """
-        stalled = self.stalled
-        if stalled is None:
-            raise RuntimeError("no stalled client on this generator")
+        if not self.stallers:
+            raise RuntimeError("no client left to stall on this generator")
+        stalled = self.stalled = self.stallers.pop(0)
         stalled.pause_reading()
         pad = "x" * ping_bytes
 
@@ -442,6 +444,7 @@ class Generator:
         self.listeners = []
         self.publisher = None
         self.stalled = None
+        self.stallers = []
         self.phase = None
         return {"closed": len(connections)}
 

@@ -26,7 +26,7 @@ FIGURES = {
     "connect": {"connected", "seconds", "per_second", "p50_ms", "p99_ms"},
     "memory": {"rss_before_kib", "rss_after_kib", "per_connection_kib"},
     "paced": {"deliveries", "expected", "lost", "p50_ms", "p99_ms", "max_ms", "rounds"},
-    "stalled": {"p99_ms_without", "p99_ms_with", "evicted"},
+    "stalled": {"p99_ms_without", "p99_ms_with", "evicted", "rounds"},
     "burst": {"deliveries", "expected", "lost", "deliveries_per_second", "cpu_us_per_delivery"},
     "load": {"generators", "generator_cpu_max_percent", "phases"},
 }

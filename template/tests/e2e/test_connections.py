@@ -144,7 +144,12 @@ async def test_a_slow_consumer_is_evicted_with_1013(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not TEXT_FIELDS, reason="small events would take too long to back up")
 async def test_a_stalled_client_cannot_hold_up_the_shutdown(tmp_path: Path) -> None:
-    settings = {"SEND_QUEUE_SIZE": "1000000", "SHUTDOWN_TIMEOUT": "1"}
+    # Queues that never evict: the stalled client stays, with its backlog, until shutdown.
+    settings = {
+        "SEND_QUEUE_SIZE": "1000000",
+        "SEND_QUEUE_BYTES": "100000000",
+        "SHUTDOWN_TIMEOUT": "1",
+    }
     with running(tmp_path, None, **settings) as server:
         async with (
             stalled_connection(server),

@@ -1,11 +1,13 @@
 """The SQL repository on a real SQLite file."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from tests.samples import (
     DATETIME_FIELDS,
@@ -83,6 +85,34 @@ async def test_moments_come_back_as_the_same_instant_in_utc(repository: SqlRepos
         assert_utc(value)
         assert value == local
         assert value.hour == 12
+
+
+async def test_operations_sent_together_all_land(repository: SqlRepository) -> None:
+    # They reach the database thread while it is busy, and run there as batches.
+    entities = [stamped(n) for n in range(50)]
+
+    await asyncio.gather(*(repository.add(entity) for entity in entities))
+    found = await asyncio.gather(*(repository.get(entity.id) for entity in entities))
+
+    assert found == entities
+    assert await repository.list(100, 0) == (entities, 50)
+
+
+async def test_a_failing_operation_fails_alone(repository: SqlRepository) -> None:
+    existing = stamped(0)
+    await repository.add(existing)
+    fresh = [stamped(n) for n in range(1, 6)]
+
+    outcomes = await asyncio.gather(
+        *(repository.add(entity) for entity in fresh[:3]),
+        repository.add(existing),  # the same id again: the database refuses it
+        *(repository.add(entity) for entity in fresh[3:]),
+        return_exceptions=True,
+    )
+
+    assert [outcome is None for outcome in outcomes] == [True, True, True, False, True, True]
+    assert isinstance(outcomes[3], IntegrityError)
+    assert await repository.list(10, 0) == ([existing, *fresh], 6)
 
 
 async def test_an_unknown_id_is_none(repository: SqlRepository) -> None:

@@ -1,13 +1,15 @@
 """The database: one SQLAlchemy connection whose work all runs on a thread of its own.
 
 SQLite takes one writer at a time. With every transaction on one thread, writers never
-queue on the file lock (whose back-off made busy writes wait about 230 ms), and each
-operation costs one hop between the event loop and that thread, where an async driver
-takes several (one per statement, cursor and commit). The thread keeps its connection
+queue on the file lock (whose back-off made busy writes wait about 230 ms). Work that
+arrives while the thread is busy waits and then runs as one batch, in one transaction: one
+hop between the event loop and the thread and one commit for the whole batch, where an
+async driver takes a hop per statement, cursor and commit. The thread keeps its connection
 open: checking one out of a pool for each operation cost as much as the query.
 """
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,8 @@ from sqlalchemy.engine import make_url
 
 metadata = MetaData()
 T = TypeVar("T")
+Work = Callable[[Connection], Any]
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
 class Database:
@@ -28,16 +32,24 @@ class Database:
             parsed = parsed.set(drivername="sqlite")
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_engine(parsed, pool_pre_ping=parsed.drivername != "sqlite")
+        self._engine = create_engine(parsed)
         if parsed.drivername == "sqlite":
             event.listen(self._engine, "connect", _tune_sqlite)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
         self._connection: Connection | None = None  # opened and used on the thread only
+        self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._lock = threading.Lock()  # guards _waiting, filled by the loop, taken by the thread
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction of its own, on the database thread."""
+        """Run `work` on the database thread, in a transaction with whatever else waits."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._transaction, work)
+        future: asyncio.Future[T] = loop.create_future()
+        with self._lock:
+            self._waiting.append((work, future))
+            first = len(self._waiting) == 1
+        if first:  # later arrivals join the batch this one starts
+            loop.run_in_executor(self._thread, self._run_batch, loop)
+        return await future
 
     async def create_schema(self) -> None:
         await self.run(metadata.create_all)
@@ -47,17 +59,46 @@ class Database:
         await loop.run_in_executor(self._thread, self._disconnect)
         self._thread.shutdown()
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
+    def _run_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        outcomes: list[Outcome]
+        try:
+            with self._connected().begin():
+                outcomes = [(future, work(self._connected()), None) for work, future in batch]
+        except Exception:
+            # One of them failed and the transaction is undone: run each alone, so that
+            # only the one that fails fails.
+            outcomes = [self._alone(work, future) for work, future in batch]
+        loop.call_soon_threadsafe(_settle, outcomes)
+
+    def _alone(self, work: Work, future: asyncio.Future[Any]) -> Outcome:
+        try:
+            with self._connected().begin():
+                return future, work(self._connected()), None
+        except Exception as error:
+            return future, None, error
+
+    def _connected(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-        with self._connection.begin():
-            return work(self._connection)
+        return self._connection
 
     def _disconnect(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         self._engine.dispose()
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:
