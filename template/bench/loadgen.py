@@ -333,8 +333,8 @@ class Generator:
     async def cmd_stall(self, ping_bytes: int, pings_per_second: float) -> Frame:
         """Stop reading on the stalled client, and keep it asking for large `pong`s.
 
-        A peer that only stops reading is evicted once the kernel's socket buffers (several
-        MB on loopback, as TCP autotunes them) and the server's queue are full; its own pings
+        A peer that only stops reading is evicted once the socket buffers (up to several MB
+        on loopback, as TCP autotunes them) and the server's queue are full; its own pings
         fill them within seconds, so that a short run shows what a long stall would.
         """
         if not self.stallers:
