@@ -9,6 +9,7 @@ import logging
 import time
 
 from .hub import Hub
+from .prepared import text_frame
 from .protocol import CloseCode, encode
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ class Heartbeat:
             self.sweep(time.monotonic())
 
     def sweep(self, now: float) -> None:
-        ping: str | None = None  # one frame, serialized once, for every silent connection
+        # One frame, serialized and framed once, for every silent connection.
+        ping: str | None = None
+        prepared: bytes | None = None
         for client in self._hub:
             if client.pinged_at is not None:
                 if now - client.pinged_at >= self._timeout:
@@ -41,6 +44,8 @@ class Heartbeat:
                     client.close_soon(CloseCode.HEARTBEAT_TIMEOUT, "no answer to ping")
                     self._hub.unregister(client)
             elif now - client.last_seen >= self._interval:
-                ping = ping or encode("ping", f"hb-{next(self._rounds)}", {})
+                if ping is None:
+                    ping = encode("ping", f"hb-{next(self._rounds)}", {})
+                    prepared = text_frame(ping.encode())
                 client.pinged_at = now
-                client.deliver(ping)
+                client.deliver(ping, prepared)
