@@ -64,8 +64,9 @@ class Database:
             batch, self._waiting = self._waiting, []
         outcomes: list[Outcome]
         try:
-            with self._connected().begin():
-                outcomes = [(future, work(self._connected()), None) for work, future in batch]
+            connection = self._connected()
+            with connection.begin():
+                outcomes = [(future, work(connection), None) for work, future in batch]
         except Exception:
             # One of them failed and the transaction is undone: run each alone, so that
             # only the one that fails fails.
@@ -74,8 +75,9 @@ class Database:
 
     def _alone(self, work: Work, future: asyncio.Future[Any]) -> Outcome:
         try:
-            with self._connected().begin():
-                return future, work(self._connected()), None
+            connection = self._connected()
+            with connection.begin():
+                return future, work(connection), None
         except Exception as error:
             return future, None, error
 
