@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -6,6 +7,11 @@ import copier
 import pytest
 
 from .matrix import ROOT
+
+# What the rendered projects' own test runs leave behind: a JUnit report per combination, and the
+# accounting of them all. Kept after the run (CI may publish it); emptied when a run starts.
+REPORTS = ROOT / "build" / "reports"
+ACCOUNTING = REPORTS / "accounting.txt"
 
 # Copier commits dirty template changes in its temporary clone: give git an identity.
 for variable, value in {
@@ -39,3 +45,20 @@ def render_into(tmp_path: Path) -> Any:
         return render(tmp_path / "project", data)
 
     return _render
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # once, in the process that runs the session
+        shutil.rmtree(REPORTS, ignore_errors=True)
+        REPORTS.mkdir(parents=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ACCOUNTING.is_file():
+        terminalreporter.write_sep("-", "tests of the rendered projects")
+        terminalreporter.write_line(ACCOUNTING.read_text().rstrip())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The accounting reads what every combination's tests reported, so it runs after them.
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_accounting.py"))

@@ -8,13 +8,24 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Free-text questions cannot be enumerated: each is covered by these variants instead.
-# A new free-text question must be added here (test_matrix checks it).
+# Free-text questions cannot be enumerated: each is moved away from its default by at least one
+# of these variants (test_matrix_covers_every_question checks it), with the hardest valid values:
+# quotes, a backslash, markup and letters beyond ASCII, a package and a plural not derived.
+# "user" keeps every default, so the default render is proven too.
 ENTITY_VARIANTS: dict[str, dict[str, Any]] = {
     "user": {},
-    "chat_message": {"entity": "ChatMessage", "fields": "{body: str, author_email: str}"},
+    "chat_message": {
+        "project_name": "Café Chat-Room 2",
+        "package": "chatroom",
+        "description": 'Chat "live" \u2013 with a back\\slash, <b>markup</b> & ünïcödé 🚀',
+        "entity": "ChatMessage",
+        "fields": "{body: str, author_email: str}",
+    },
     "every_type": {
-        "entity": "Task",
+        "project_name": "Planner",
+        "description": "People's plans: every field type, 'single' quotes and a trailing \\",
+        "entity": "Person",
+        "entity_plural": "people",
         "fields": (
             "{title: str, count: int, score: float, active: bool, due: datetime,"
             " note: str?, rank: int?, ratio: float?, done: bool?, at: datetime?}"

@@ -1,19 +1,27 @@
 """Each question's validator: good answers render, bad ones fail with a message that helps."""
 
+import ast
+import html
+import json
+import re
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .matrix import FREE_TEXT, choices, combinations, questions
+from .matrix import ENTITY_VARIANTS, FREE_TEXT, choices, combinations, questions
 from .options_table import documented, table
+from .test_render import BIN, run
 
 BAD_ANSWERS = [
     ({"project_name": "9 lives"}, "project_name must start with a letter"),
     ({"project_name": "a/b"}, "project_name must start with a letter"),
     ({"package": "Bad-Name"}, "package must be a lowercase Python identifier"),
     ({"package": "json"}, "would shadow a module"),
+    ({"package": "a_package_name_of_33_characters_x"}, "at most 32 characters"),
     ({"description": "two\nlines"}, "description must be one line"),
     ({"entity": "user"}, "entity must be PascalCase"),
     ({"entity": "Chat Message"}, "entity must be PascalCase"),
@@ -80,8 +88,78 @@ def test_matrix_covers_every_question() -> None:
         assert choices(spec) is not None or name in FREE_TEXT, (
             f"question {name!r} is free text: cover it in tests/matrix.py ENTITY_VARIANTS"
         )
+    for name in FREE_TEXT:
+        default = questions()[name]["default"]
+        variants = ENTITY_VARIANTS.values()
+        assert any(variant.get(name, default) != default for variant in variants), (
+            f"no variant in tests/matrix.py ENTITY_VARIANTS moves {name!r} off its default"
+        )
     assert combinations()
 
 
 def test_the_options_table_matches_copier_yml() -> None:
     assert documented() == table(), "regenerate it: uv run python -m tests.options_table"
+
+
+# The extremes each validator lets through. Every file they render must still parse, and each
+# answer must read back exactly from every format it is embedded in.
+HARD_TEXT = 'A "quoted" \'word\', a """triple""", <b>markup</b> & more, ünïcödé and 🚀, '
+LONGEST_DESCRIPTION = HARD_TEXT.ljust(199, "x") + "\\"  # 200 characters, the last a backslash
+EDGE_ANSWERS = {
+    "shortest": {
+        "project_name": "Q",
+        "description": "x",
+        "entity": "Ox",
+        "entity_plural": "oxen",
+        "fields": "{a: str}",
+        "auth": "none",
+    },
+    "longest": {
+        "project_name": ("Überall Echtzeit-Dienst für Ärztinnen und Ärzte 2" + "_" * 64)[:64],
+        "description": LONGEST_DESCRIPTION,
+        "entity": "VeryLongEntityNameHere24",
+        "entity_plural": "many_very_long_entity_names_here",
+        "fields": "{a_field_name_of_24_chars: str, a_number_of_exactly_24ch: float?}",
+        "auth": "none",
+    },
+    "block_style": {"fields": "title: str\ndue: datetime?\n", "rooms": False, "auth": "token"},
+}
+
+
+@pytest.mark.parametrize("label", EDGE_ANSWERS)
+def test_edge_answers_render_files_that_parse_and_read_back(render_into: Any, label: str) -> None:
+    given = EDGE_ANSWERS[label]
+    project: Path = render_into(given)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    package = answers["package"]
+    assert len(package) <= 32, "the package derived from a long name is cut to the longest allowed"
+
+    for path in project.rglob("*"):
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix in {".yml", ".yaml"}:
+            list(yaml.safe_load_all(path.read_text()))
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".py":
+            ast.parse(path.read_text(), str(path))
+
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert metadata["description"] == answers["description"]
+    docstring = ast.get_docstring(
+        ast.parse((project / "src" / package / "__init__.py").read_text())
+    )
+    assert docstring == answers["description"]
+    page = (project / "src" / package / "delivery/http/static/index.html").read_text()
+    assert re.search(r"<title>(.*)</title>", page)[1] == html.escape(answers["project_name"])
+    readme = (project / "README.md").read_text().splitlines()
+    assert readme[0] == f"# {answers['project_name']}"
+    shown = answers["description"].replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+    assert readme[2] == shown
+
+    run(project, str(BIN / "ruff"), "check", ".")
+    run(project, str(BIN / "ruff"), "format", "--check", ".")
+    if answers["auth"] == "none":  # no secret needed to print the AsyncAPI document
+        document = json.loads(run(project, sys.executable, "-m", f"{package}.asyncapi"))
+        assert document["info"]["title"] == answers["project_name"]
+        assert document["info"]["description"] == answers["description"]

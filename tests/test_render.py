@@ -5,30 +5,42 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import render
+from .conftest import REPORTS, render
 from .matrix import ROOT, combinations
 
 BIN = Path(sys.executable).parent
 LEFTOVER = re.compile(r"{{ *[A-Za-z_]|{%|%}")
+RUNS = REPORTS / "runs"  # per combination: the JUnit report of its own tests, and a done marker
 
 
-def run(project: Path, *command: str, timeout: float = 600) -> None:
+def run(project: Path, *command: str, timeout: float = 600) -> str:
+    """Run a command in a rendered project with the shared environment; its standard output."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
     result = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=timeout
     )
     output = (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, f"`{' '.join(command)}` failed in {project}:\n{output}"
+    return result.stdout
 
 
-@pytest.mark.parametrize("answers", combinations().values(), ids=combinations().keys())
-def test_rendered_project_passes_its_own_checks(tmp_path: Path, answers: dict[str, Any]) -> None:
-    project = render(tmp_path / "project", answers)
+@pytest.mark.parametrize("label", combinations())
+def test_rendered_project_passes_its_own_checks(tmp_path: Path, label: str) -> None:
+    try:
+        check_rendered_project(tmp_path / "project", label)
+    finally:
+        # Tells test_accounting.py that this combination is over, whatever the outcome.
+        RUNS.mkdir(parents=True, exist_ok=True)
+        (RUNS / f"{label}.done").touch()
+
+
+def check_rendered_project(destination: Path, label: str) -> None:
+    project = render(destination, combinations()[label])
 
     assert (project / ".copier-answers.yml").is_file()
     assert not list(project.rglob("*.jinja")), "template files left unrendered"
@@ -46,7 +58,10 @@ def test_rendered_project_passes_its_own_checks(tmp_path: Path, answers: dict[st
     run(project, str(BIN / "ruff"), "format", "--check", ".")
     run(project, str(BIN / "mypy"))
     run(project, str(BIN / "lint-imports"))
-    run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0")
+    RUNS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(project / ".copier-answers.yml", RUNS / f"{label}.answers.yml")
+    report = f"--junitxml={RUNS / f'{label}.xml'}"
+    run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", report)
 
 
 def test_the_template_guide_is_the_default_render(tmp_path: Path) -> None:
@@ -63,3 +78,24 @@ def test_the_lock_file_matches_the_dependencies(tmp_path: Path) -> None:
     if uv is None:
         pytest.skip("uv is not installed")
     run(project, uv, "lock", "--check")
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    packages = tomllib.loads(lock.read_text())["package"]
+    return {package["name"]: package["version"] for package in packages if "version" in package}
+
+
+def test_renders_are_checked_with_the_versions_they_lock(tmp_path: Path) -> None:
+    """Renders are checked in this repository's environment: it must hold what they lock."""
+    project = render(tmp_path / "project", {})
+    ours = locked_versions(ROOT / "uv.lock")
+    theirs = locked_versions(project / "uv.lock")
+    theirs.pop(tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"])
+    differ = {
+        name: (version, ours.get(name))
+        for name, version in theirs.items()
+        if ours.get(name) != version
+    }
+    assert not differ, (
+        f"(rendered uv.lock, template uv.lock) differ: {differ}; run `uv lock` in both"
+    )

@@ -5,7 +5,9 @@ what the benchmark uses: `ping`, `room.join` and `room.publish` (all joined conn
 room), and `<entity>.create` / `<entity>.get` on a dict in memory, each create broadcast as an
 `<entity>.created` event (to the joined connections with rooms, to every connection without).
 It checks no credentials, validates nothing and stores nothing on disk: what it costs is the
-floor for any Python service on this machine, not a competitor.
+floor for any Python service on this machine, not a competitor. One limit it keeps, as any
+service must and with the service's figures: a peer that stops reading is evicted with 1013
+once 1 MiB waits unsent for it, so that the stalled rounds compare like with like.
 
 The REST floor is plain asyncio on a second port (`--http-port`): HTTP/1.1 with keep-alive
 for `POST <collection>` and `GET <collection>/<id>`, since the library serves no REST.
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -24,10 +27,14 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from bench.system import raise_fd_limit
 
 Frame = dict[str, Any]
+SEND_BUFFER = 256 * 1024  # kernel bytes for a peer that does not read, as the service caps them
+EVICT_AT = 1024 * 1024  # bytes unsent to a peer past which it is evicted (SEND_QUEUE_BYTES)
+TRY_AGAIN_LATER = 1013
 
 
 def now() -> str:
@@ -39,6 +46,27 @@ def encode(kind: str, frame_id: str | None, data: Any, room: str | None = None) 
     if room is not None:
         frame["room"] = room
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+class EvictingConnection(ServerConnection):
+    """A connection that closes with 1013 once EVICT_AT bytes wait for its peer.
+
+    The transport itself calls `pause_writing` when its buffer passes the high-water mark,
+    which `serve(write_limit=EVICT_AT)` sets: a peer that keeps up costs nothing more.
+    """
+
+    eviction: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.eviction is None and self.protocol.state is State.OPEN:
+            self.eviction = self.loop.create_task(self.close(TRY_AGAIN_LATER, "slow consumer"))
 
 
 class Baseline:
@@ -152,6 +180,8 @@ async def run(arguments: argparse.Namespace) -> None:
             arguments.port,
             compression="deflate" if arguments.compression else None,
             process_request=baseline.health,
+            create_connection=EvictingConnection,
+            write_limit=EVICT_AT,
             backlog=4096,
         ),
     ):

@@ -14,6 +14,7 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +23,14 @@ from bench.wire import HandshakeError, HttpConnection, WebSocket, jwt_hs256, ope
 
 REPLIES = frozenset({"ack", "error", "pong"})
 TOKEN_LIFETIME = 3 * 3600  # seconds; longer than any run
-STALL_RECEIVE_BUFFER = 4096  # bytes of SO_RCVBUF for the client that will stall
-STALL_WRITE_LIMIT = 1 << 20  # stop pinging while this much is still unsent
+# Bytes of SO_RCVBUF and SO_SNDBUF for a client that will stall: what the server sends waits on
+# its side, and the pings the server no longer reads wait in our transport, where `pushed_back`
+# sees them.
+STALL_BUFFERS = 4096
+STALL_WRITE_LIMIT = 1 << 20  # unsent bytes past which the stalled client stops pinging
+STALL_QUIET = 1.0  # seconds the server must leave its pings unread: it has stopped reading
 CLOSE_TIMEOUT = 5.0
+EVICTED = 1013  # the close code of a slow consumer's eviction
 
 Frame = dict[str, Any]
 
@@ -67,13 +73,28 @@ class Phase:
     """Deliveries recorded since `begin`."""
 
     excluded: int | None  # the index of a listener whose deliveries are kept apart
-    listeners: int  # open listeners (but the excluded one) when the phase began
+    listeners: int  # listeners counted: connected and not evicted (nor the excluded one)
     arrivals: dict[str, list[float]] = field(default_factory=dict)
     received: int = 0
     excluded_received: int = 0
     last_arrival: float = 0.0
     started: float = field(default_factory=time.monotonic)
     cpu_started: float = field(default_factory=time.process_time)
+
+
+def pushed_back(connection: WebSocket) -> bool:
+    """Whether the server is not reading `connection`: STALL_WRITE_LIMIT bytes wait unsent."""
+    transport = connection.transport
+    return transport is not None and transport.get_write_buffer_size() >= STALL_WRITE_LIMIT
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float) -> None:
+    """Until `condition()` holds, or for `seconds` at most; it is checked every 20 ms."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.02)
 
 
 class Generator:
@@ -83,7 +104,9 @@ class Generator:
         self.publisher: WebSocket | None = None
         self.stalled: WebSocket | None = None
         self.stallers: list[WebSocket] = []  # listeners set aside to stall, one per round
+        self.evicted: set[int] = set()  # stalled listeners the server closed with 1013
         self.pinger: asyncio.Task[None] | None = None
+        self.pinged_at = 0.0  # when the stalled client last sent a ping
         self.phase: Phase | None = None
         self.pending: dict[str, asyncio.Future[Frame]] = {}
         self.sequence = 0
@@ -153,7 +176,7 @@ class Generator:
             self.pending.pop(request_id, None)
 
     async def open_client(
-        self, index: int, receive_buffer: int | None = None, join: bool = True
+        self, index: int, buffers: int | None = None, join: bool = True
     ) -> WebSocket:
         """A connected client (index < 0: not a listener), in the room when there are rooms."""
         assert self.target is not None
@@ -162,7 +185,7 @@ class Generator:
             self.target.headers(index),
             index,
             self.on_message,
-            receive_buffer=receive_buffer,
+            buffers=buffers,
         )
         if join and self.target.rooms:
             try:
@@ -196,9 +219,7 @@ class Generator:
                 began = time.monotonic()
                 stalls = index < start + stalling
                 try:
-                    connection = await self.open_client(
-                        index, STALL_RECEIVE_BUFFER if stalls else None
-                    )
+                    connection = await self.open_client(index, STALL_BUFFERS if stalls else None)
                 except (OSError, TimeoutError, HandshakeError, RuntimeError) as error:
                     errors.append(f"{type(error).__name__}: {error}")
                     return
@@ -241,12 +262,13 @@ class Generator:
         # mid-phase, where its pauses would count as the server's latency.
         gc.collect()
         gc.freeze()
+        # Every listener that connected counts, open or not, but those evicted after they
+        # stalled: a server that drops a healthy client must show it as deliveries lost.
         excluded = self.stalled.index if exclude_stalled and self.stalled is not None else None
-        listeners = sum(
-            connection.is_open and connection.index != excluded for connection in self.listeners
-        )
-        self.phase = Phase(excluded, listeners)
-        return {"listeners": listeners}
+        skipped = self.evicted | {excluded}
+        counted = sum(connection.index not in skipped for connection in self.listeners)
+        self.phase = Phase(excluded, counted)
+        return {"connected": len(self.listeners), "evicted": len(self.evicted), "counted": counted}
 
     async def cmd_publish(
         self, run: str, count: int, rate: float | None, ack_within: float
@@ -346,36 +368,57 @@ class Generator:
         async def ping() -> None:
             number = 0
             while stalled.is_open:
-                transport = stalled.transport
-                if transport is not None and transport.get_write_buffer_size() < STALL_WRITE_LIMIT:
+                if not pushed_back(stalled):
                     number += 1
                     frame = {"type": "ping", "id": f"stall-{number}", "data": {"pad": pad}}
                     stalled.send_json(frame)
+                    self.pinged_at = time.monotonic()
                 await asyncio.sleep(1 / pings_per_second)
 
         self.pinger = asyncio.get_running_loop().create_task(ping())
         return {"index": stalled.index}
 
-    async def cmd_unstall(self, expect: int, wait_seconds: float) -> Frame:
-        """Read again; wait until the server closes the stalled client or it has caught up."""
+    async def cmd_unstall(self, wait_seconds: float) -> Frame:
+        """Read again once the server has stopped reading the stalled client, then learn what
+        it did: closed the client (1013 is an eviction), or answered a last ping, after all it
+        had sent before. Each wait ends after `wait_seconds` at most.
+
+        Reading again too early would drain what the server holds for the client before it
+        had to decide. A server that merely lags (a loaded machine) soon reads again, and the
+        pinger tops the pings up: only STALL_QUIET seconds without a ping mean it has stopped.
+        """
         stalled = self.stalled
         phase = self.phase
         assert stalled is not None
         assert phase is not None
+
+        def ignored() -> bool:
+            quiet = time.monotonic() - self.pinged_at >= STALL_QUIET
+            return quiet and pushed_back(stalled)
+
+        await wait_until(lambda: not stalled.is_open or ignored(), wait_seconds)
         if self.pinger is not None:
             self.pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.pinger
             self.pinger = None
         stalled.resume_reading()
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            if stalled.closed.done() or phase.excluded_received >= expect:
-                break
-            await asyncio.sleep(0.02)
-        code = stalled.close_code if stalled.closed.done() else None
+        last = asyncio.ensure_future(self.request(stalled, "ping", {}, wait_seconds))
+        # The server's close frame tells its code; the TCP connection may end much later.
+        ended = stalled.closed.done
+        await wait_until(
+            lambda: stalled.close_code is not None or ended() or last.done(), wait_seconds
+        )
+        last.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await last
+        code = stalled.close_code or (stalled.closed.result() if ended() else None)
+        if stalled.close_code is not None:
+            stalled.abort()  # closed: the pings it has yet to send would never be read
+        if code == EVICTED:
+            self.evicted.add(stalled.index)
         self.stalled = None
-        return {"close_code": code, "received": phase.excluded_received}
+        return {"close_code": code, "evicted": code == EVICTED, "received": phase.excluded_received}
 
     async def cmd_round_trips(
         self, clients: int, transport: str, operation: str, seconds: float, entity_id: str
@@ -445,6 +488,7 @@ class Generator:
         self.publisher = None
         self.stalled = None
         self.stallers = []
+        self.evicted = set()
         self.phase = None
         return {"closed": len(connections)}
 

@@ -37,9 +37,9 @@ ROWS: list[tuple[str, str, str, str]] = [
 ]
 
 
-# No service / baseline ratio for these: settings, and ratios already.
+# No service / baseline ratio for these: settings, counts of clients, and ratios already.
 SETTINGS = frozenset({"clients", "messages", "rate", "expected", "generators", "rounds"})
-SETTINGS |= {"ws_over_rest_get", "ws_over_rest_create"}
+SETTINGS |= {"connected", "evicted", "counted", "ws_over_rest_get", "ws_over_rest_create"}
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -147,9 +147,15 @@ def write_json(path: Path, results: Frame) -> None:
     path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
 
 
-def draw(path: Path, results: Frame, latencies: dict[str, list[float]]) -> None:
-    """Delivery latency of the paced run (as a CDF) and the sweep over room sizes."""
-    from matplotlib.figure import Figure  # here, not at the top: it takes a while to load
+def draw(path: Path, results: Frame, latencies: dict[str, list[float]]) -> bool:
+    """Delivery latency of the paced run (as a CDF) and the sweep over room sizes.
+
+    False, and no picture, without matplotlib: only `make bench` installs it (the bench group).
+    """
+    try:
+        from matplotlib.figure import Figure  # here, not at the top: it takes a while to load
+    except ModuleNotFoundError:
+        return False
 
     figure = Figure(figsize=(14, 4.5), layout="constrained")
     cdf, rate, cost = figure.subplots(1, 3)
@@ -182,3 +188,4 @@ def draw(path: Path, results: Frame, latencies: dict[str, list[float]]) -> None:
     for axes in (cdf, rate, cost):
         axes.legend()
     figure.savefig(path, dpi=100)
+    return True

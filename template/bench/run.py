@@ -439,7 +439,7 @@ class Driver:
             rounds.append(figures)
             latencies += values
         paced = {key: sum(one[key] for one in rounds) for key in PACED_COUNTS}
-        paced |= {"rate": plan.rate, "clients": rounds[0]["clients"], "rounds": PACED_ROUNDS}
+        paced |= {"rate": plan.rate, "listeners": rounds[0]["listeners"], "rounds": PACED_ROUNDS}
         for key in ("p50_ms", "p99_ms", "max_ms"):
             paced[key] = statistics.median(one[key] for one in rounds)
         return paced, latencies
@@ -565,8 +565,8 @@ class Driver:
         should receive each of them. Returns the figures and, if `keep`, every latency."""
         cpu, began = self.server.cpu_seconds(), time.monotonic()
         begins = await self.everyone("begin", 30, exclude_stalled=exclude_stalled)
-        listeners = sum(answer["listeners"] for answer in begins)
-        expected = listeners * count
+        listeners = {key: sum(answer[key] for answer in begins) for key in LISTENERS}
+        expected = listeners["counted"] * count
         duration = count / rate if rate else expected / 50_000  # what it should take
         ack_within = duration + 60 + expected / 10_000  # what it may take, at the most
         publish = self.generators[0].call(
@@ -590,7 +590,7 @@ class Driver:
         figures = {
             "messages": count,
             "rate": rate,
-            "clients": listeners,
+            "listeners": listeners,
             "deliveries": received,
             "expected": expected,
             "lost": expected - received,
@@ -620,11 +620,13 @@ class Driver:
 
     async def stalled(self, paced: Frame) -> Frame:
         """STALLED_ROUNDS paced runs, each with another client stalled; the others' figures are
-        the medians of the rounds, as for the paced runs they are compared with."""
+        the medians of the rounds, as for the paced runs they are compared with. The counts
+        (`lost` and the rest) are the rounds' sums, and `listeners` is as the last round ended."""
         plan = self.plan
         first = self.generators[0]
         rounds: list[Frame] = []
         codes: list[int | None] = []
+        counts = {key: 0 for key in PACED_COUNTS}
         for _ in range(STALLED_ROUNDS):
             await first.call(
                 "stall",
@@ -634,17 +636,32 @@ class Driver:
             )
             messages, rate = plan.paced_messages, plan.rate
             others, _ = await self.fan_out("stalled", messages, rate, exclude_stalled=True)
-            after = await first.call("unstall", 60, expect=messages, wait_seconds=20)
+            after = await first.call("unstall", 90, wait_seconds=30)
             rounds.append(others)
             codes.append(after["close_code"])
+            # Once evicted, the stalled client no longer counts; if it was not, it must have
+            # caught up on the round's messages like any other listener.
+            listeners = dict(others["listeners"])
+            deliveries, expected = others["deliveries"], others["expected"]
+            if after["evicted"]:
+                listeners["evicted"] += 1
+            else:
+                listeners["counted"] += 1
+                deliveries += after["received"]
+                expected += messages
+            counts["messages"] += messages
+            counts["deliveries"] += deliveries
+            counts["expected"] += expected
+            counts["lost"] += expected - deliveries
         return {
             "p99_ms_without": paced["p99_ms"],
             "p99_ms_with": statistics.median(one["p99_ms"] for one in rounds),
             "max_ms_with": statistics.median(one["max_ms"] for one in rounds),
-            "lost": sum(one["lost"] for one in rounds),
+            **counts,
+            "listeners": listeners,
             "rounds": STALLED_ROUNDS,
             "evicted": all(code == EVICTED for code in codes),
-            "close_code": codes[-1],
+            "close_codes": codes,
         }
 
     async def sweep(self) -> list[Frame]:
@@ -676,14 +693,18 @@ class Driver:
                     "deliveries_per_second": burst["deliveries_per_second"],
                     "cpu_us_per_delivery": burst["cpu_us_per_delivery"],
                     "lost": paced["lost"] + burst["lost"],
+                    "listeners": burst["listeners"],
                 }
             )
         return points
 
 
 EVICTED = 1013
+# Listeners that connected, those evicted (only stalled ones, with 1013), and those counted in
+# `expected`: the connected but the evicted, so that a healthy client dropped is a loss.
+LISTENERS = ["connected", "evicted", "counted"]
 PACED_COUNTS = ["messages", "deliveries", "expected", "lost"]
-BURST = ["messages", "clients", "deliveries", "expected", "lost", "seconds"]
+BURST = ["messages", "listeners", "deliveries", "expected", "lost", "seconds"]
 BURST += ["deliveries_per_second", "cpu_us_per_delivery"]
 
 
@@ -768,8 +789,14 @@ def warnings(results: Frame, plan: Plan) -> list[str]:
                     f"{name}, {phase}: a load generator was {busy:.0f}% busy, so it may have "
                     f"slowed the figures down; compare with --generators {plan.generators + 1}"
                 )
-        if results[name]["burst"]["lost"]:
-            found.append(f"{name}: {results[name]['burst']['lost']} burst deliveries were lost")
+        phases = {phase: results[name][phase] for phase in ("paced", "stalled", "burst")}
+        phases |= {f"sweep {point['clients']:,}": point for point in results[name]["sweep"]}
+        for phase, figures in phases.items():
+            if figures["lost"]:
+                found.append(f"{name}, {phase}: {figures['lost']} deliveries were lost")
+        if not results[name]["stalled"]["evicted"]:
+            codes = results[name]["stalled"]["close_codes"]
+            found.append(f"{name}: not every stalled client was evicted with 1013: {codes}")
     if (os.cpu_count() or 1) < 2:
         found.append("one CPU: the servers and the load generators share it")
     return found
@@ -821,7 +848,7 @@ def main(argv: list[str] | None = None) -> None:
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     json_path, png_path = out / "results.json", out / "results.png"
     report.write_json(json_path, results)
-    report.draw(png_path, results, latencies)
+    drawn = report.draw(png_path, results, latencies)
     progress.finish()
     print(fan_out_note(project))
     print(f"{plan.clients:,} clients, {plan.rate:g} paced messages/s; ratio = service / baseline")
@@ -829,4 +856,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report.table(results))
     for warning in results["warnings"]:
         print(f"warning: {warning}")
-    print(f"\nwrote {json_path} and {png_path}")
+    if drawn:
+        print(f"\nwrote {json_path} and {png_path}")
+    else:
+        print(f"\nwrote {json_path}; no picture: matplotlib is missing (`make bench` installs it)")

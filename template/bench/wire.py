@@ -221,7 +221,8 @@ class WebSocket(asyncio.Protocol):
             return ABNORMAL
 
     def abort(self) -> None:
-        if self.transport is not None:
+        # Once the connection is lost, asyncio's transport may no longer have a loop to abort.
+        if self.transport is not None and not self.closed.done():
             self.transport.abort()
 
     def _write(self, data: bytes) -> None:
@@ -235,10 +236,10 @@ async def open_websocket(
     index: int = 0,
     on_message: OnMessage = _ignore,
     within: float = 10.0,
-    receive_buffer: int | None = None,
+    buffers: int | None = None,
     path: str = "/ws",
 ) -> WebSocket:
-    """Connect to ws://127.0.0.1:`port``path`; `receive_buffer` shrinks the socket's SO_RCVBUF."""
+    """Connect to ws://127.0.0.1:`port``path`; `buffers` shrinks SO_RCVBUF and SO_SNDBUF."""
     loop = asyncio.get_running_loop()
     key = base64.b64encode(os.urandom(16))
     lines = [
@@ -257,11 +258,12 @@ async def open_websocket(
         return WebSocket(request, key, index, on_message)
 
     async def connect() -> WebSocket:
-        if receive_buffer is None:
+        if buffers is None:
             _, protocol = await loop.create_connection(factory, "127.0.0.1", port)
         else:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffers)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffers)
             sock.setblocking(False)
             try:
                 await loop.sock_connect(sock, ("127.0.0.1", port))

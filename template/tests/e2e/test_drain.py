@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from importlib import import_module
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -28,9 +29,10 @@ from tests.e2e.harness import (
     running,
     wait_for_log,
 )
-from tests.samples import AUTH, message_type, valid_data
+from tests.samples import AUTH, PACKAGE, message_type, valid_data
 
 CREATE = message_type("create")
+DRAIN_BATCH: int = import_module(f"{PACKAGE}.delivery.websocket.hub").DRAIN_BATCH
 CONNECTIONS = 40
 SUBJECTS = ("alice", "bob", "carol")
 FOREIGN_ORIGIN = {"Origin": "https://evil.example"}
@@ -80,6 +82,12 @@ async def exit_code(server: Server) -> int:
     return await asyncio.to_thread(server.process.wait, STOP_TIMEOUT)
 
 
+async def close_code(peer: Peer) -> int | None:
+    """The code of the service's close frame, once the connection has ended."""
+    await asyncio.wait_for(peer.connection.wait_closed(), STOP_TIMEOUT)
+    return peer.connection.close_code
+
+
 async def test_sigterm_drains_every_connection_with_1001_after_requests_in_flight(
     tmp_path: Path,
 ) -> None:
@@ -122,6 +130,26 @@ async def test_sigint_drains_with_1001_and_exits_0(tmp_path: Path) -> None:
 
     assert [closed.code for closed in closes] == [1001] * 5
     assert code == 0
+
+
+async def test_a_drain_beyond_one_batch_closes_every_connection_with_1001(
+    tmp_path: Path,
+) -> None:
+    """More connections than the drain closes at once: its batches run more than once, and
+    every connection, in the first batch or the last, gets 1001 before the deadline."""
+    connections = DRAIN_BATCH + 50
+    with running(tmp_path, None, SHUTDOWN_TIMEOUT="10") as server:
+        async with open_peers(server, connections) as peers:
+            server.terminate()
+            codes = await asyncio.gather(*(close_code(peer) for peer in peers))
+        code = await exit_code(server)
+
+    assert codes == [1001] * connections
+    assert code == 0
+    [drain] = events_logged(server, "drain")
+    assert drain["message"] == f"draining {connections} connections"
+    assert len(events_logged(server, "close", code=1001)) == connections
+    assert "still open" not in server.output()  # all of them went within SHUTDOWN_TIMEOUT
 
 
 async def test_json_logs_are_one_object_per_line_with_events(tmp_path: Path) -> None:

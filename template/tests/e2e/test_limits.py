@@ -113,9 +113,10 @@ async def test_metrics_count_connections_refusals_and_rate_limited_frames(
             status, _ = await refusal(
                 server, additional_headers=auth_headers() | {"Origin": "https://evil.example"}
             )
-            for n in range(BURST + 3):
+            # Twice the burst: only a stall of BURST / RATE seconds would let them all through.
+            for n in range(2 * BURST):
                 await peer.send({"type": "ping", "id": f"p-{n}"})
-            replies = [await peer.reply_to(f"p-{n}") for n in range(BURST + 3)]
+            replies = [await peer.reply_to(f"p-{n}") for n in range(2 * BURST)]
             during = await metrics(server)
         after = await wait_for_metric(server, "realtime_connections", 0)
 

@@ -3,16 +3,19 @@
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.credentials import token_for
+from tests.e2e.credentials import auth_headers, token_for
 from tests.e2e.harness import SRC, WAIT, Server, free_port, running
 from tests.samples import (
+    COLLECTION,
     ENTITY,
     PACKAGE,
     PLURAL,
@@ -57,7 +60,7 @@ async def test_a_server_restart_is_survived_and_a_pending_request_runs_once(
 
     # Sent while the service is down: the client keeps it and re-sends it once reconnected.
     pending = asyncio.create_task(client.request(f"{ENTITY}.create", valid_data(), id="once-1"))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # the outage lasts a while: a duration, not a wait for an event
     with service_on(port, tmp_path):
         try:
             created = await asyncio.wait_for(pending, WAIT * 3)
@@ -80,9 +83,9 @@ async def test_silence_past_the_heartbeat_window_means_reconnecting(tmp_path: Pa
         client = RealtimeClient(server.ws_url, token_for("alice"), heartbeat_window=0.5)
         await client.start(WAIT)
         try:
-            for _ in range(100):
-                if client.connects >= 2:
-                    break
+            deadline = asyncio.get_running_loop().time() + 3 * WAIT  # silence, backoff, connect
+            while client.connects < 2:
+                assert asyncio.get_running_loop().time() < deadline, "it did not reconnect"
                 await asyncio.sleep(0.05)
             answer = await client.request("ping")
         finally:
@@ -111,3 +114,44 @@ def test_the_command_line_sends_a_request(tmp_path: Path) -> None:
 
     assert finished.returncode == 0, finished.stderr
     assert json.loads(finished.stdout) == {"items": [], "total": 0}
+
+
+async def test_the_command_line_listens_prints_each_event_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    token = token_for("alice")
+    if token is not None:
+        env["REALTIME_TOKEN"] = token
+    rooms = ["--room", PLURAL] if ROOMS else []
+    with service_on(free_port(), tmp_path) as server:
+        listener = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", f"{PACKAGE}_client", "--url", server.ws_url, "listen", *rooms],
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert listener.stdout is not None
+        assert listener.stderr is not None
+        try:
+            ready = await asyncio.wait_for(listener.stderr.readline(), WAIT * 4)
+            async with httpx.AsyncClient(
+                base_url=server.base_url, headers=auth_headers("bob"), timeout=WAIT
+            ) as http:
+                created = await http.post(COLLECTION, json=valid_data())
+            printed = await asyncio.wait_for(listener.stdout.readline(), WAIT * 2)
+            listener.send_signal(signal.SIGINT)
+            status = await asyncio.wait_for(listener.wait(), WAIT * 2)
+            complaints = (await listener.stderr.read()).decode()
+        finally:
+            if listener.returncode is None:
+                listener.kill()
+                await listener.wait()
+
+    assert ready.decode() == f"listening on {server.ws_url}\n"
+    assert created.status_code == 201, created.text
+    event = json.loads(printed)
+    assert event["type"] == f"{ENTITY}.created"
+    assert event["data"] == created.json()
+    assert status == 130  # interrupted, as a shell expects of Ctrl-C
+    assert complaints == ""  # no traceback

@@ -1,10 +1,20 @@
 """REST: the same use cases as the WebSocket messages, with HTTP status codes."""
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.credentials import auth_headers
+from tests.e2e.harness import WAIT, Server, log_records, running
+from tests.e2e.test_websocket_errors import (
+    DEFAULT_PAGE,
+    LARGEST_PAGE,
+    leaks_nothing,
+    table_away,
+)
 from tests.samples import COLLECTION, REQUIRED_FIELDS, VIEW_KEYS, changed_data, valid_data
 
 
@@ -146,3 +156,106 @@ async def test_a_stale_version_is_409(http: httpx.AsyncClient) -> None:
 
     error_of(response, 409, "conflict")
     assert (await http.get(path)).json()["version"] == 2
+
+
+async def alone(server: Server, method: str, path: str, **options: Any) -> httpx.Response:
+    """One request, on a connection of its own."""
+    async with httpx.AsyncClient(
+        base_url=server.base_url, timeout=WAIT, headers=auth_headers()
+    ) as http:
+        return await http.request(method, path, **options)
+
+
+def local_port(response: httpx.Response) -> int:
+    """The client's port of the connection that carried `response`."""
+    port: int = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    return port
+
+
+async def test_an_unexpected_failure_is_500_with_the_error_shape_and_no_trace(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path) as server:
+        with table_away(server.database):
+            created = await alone(server, "POST", COLLECTION, json=valid_data())
+            listed = await alone(server, "GET", COLLECTION)
+        recovered = await alone(server, "POST", COLLECTION, json=valid_data())
+
+    for response in (created, listed):
+        assert set(error_of(response, 500, "internal_error")) == {"code", "message"}
+        assert response.headers["content-type"] == "application/json"
+        assert leaks_nothing(response.text), response.text
+    assert recovered.status_code == 201
+    assert "no such table" in server.output()  # operators get the cause instead
+
+
+async def test_a_500_keeps_the_connection_and_logs_the_trace_once(tmp_path: Path) -> None:
+    with running(tmp_path) as server:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, timeout=WAIT, headers=auth_headers()
+        ) as http:
+            with table_away(server.database):
+                failed = await http.get(COLLECTION)
+                failed_on = local_port(failed)
+            health = await http.get("/health")
+            health_on = local_port(health)
+
+    assert failed.status_code == 500
+    assert health.status_code == 200
+    assert health_on == failed_on  # the same connection, kept alive
+    assert [record["level"] for record in log_records(server)].count("error") == 1
+
+
+# The bounds of a page.
+
+
+async def stored_at_least(http: httpx.AsyncClient, count: int) -> int:
+    """Create entities until the service holds `count` or more; returns how many it holds."""
+    total: int = (await http.get(COLLECTION, params={"limit": 1})).json()["total"]
+    while total < count:
+        batch = range(min(50, count - total))
+        responses = await asyncio.gather(
+            *(http.post(COLLECTION, json=valid_data(n)) for n in batch)
+        )
+        assert [response.status_code for response in responses] == [201] * len(batch)
+        total = (await http.get(COLLECTION, params={"limit": 1})).json()["total"]
+    return total
+
+
+async def test_a_page_without_limit_or_offset_is_the_first_fifty(
+    http: httpx.AsyncClient,
+) -> None:
+    total = await stored_at_least(http, DEFAULT_PAGE + 1)
+
+    response = await http.get(COLLECTION)
+
+    assert response.status_code == 200
+    page = response.json()
+    assert len(page["items"]) == DEFAULT_PAGE
+    assert page["total"] == total
+    first = await http.get(COLLECTION, params={"limit": DEFAULT_PAGE, "offset": 0})
+    assert page == first.json()
+
+
+async def test_the_largest_page_is_500_and_501_is_422(http: httpx.AsyncClient) -> None:
+    await stored_at_least(http, LARGEST_PAGE + 1)
+
+    largest = await http.get(COLLECTION, params={"limit": LARGEST_PAGE})
+    refused = await http.get(COLLECTION, params={"limit": LARGEST_PAGE + 1})
+
+    assert largest.status_code == 200
+    assert len(largest.json()["items"]) == LARGEST_PAGE
+    assert fields_in(error_of(refused, 422, "validation_error")) == {"limit"}
+
+
+async def test_a_negative_offset_is_422_and_one_past_the_end_is_empty(
+    http: httpx.AsyncClient,
+) -> None:
+    total = await stored_at_least(http, 1)
+
+    refused = await http.get(COLLECTION, params={"offset": -1})
+    past_the_end = await http.get(COLLECTION, params={"offset": total})
+
+    assert fields_in(error_of(refused, 422, "validation_error")) == {"offset"}
+    assert past_the_end.status_code == 200
+    assert past_the_end.json() == {"items": [], "total": total}

@@ -1,12 +1,17 @@
 """Every error code the service can send today, and that none of them closes the connection."""
 
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Frame, Peer, moment, new_id
+from tests.e2e.harness import WAIT, Frame, Peer, Server, moment, new_id, open_peer, running
 from tests.samples import (
+    PLURAL,
     REQUIRED_FIELDS,
     TEXT_FIELDS,
     changed_data,
@@ -15,6 +20,10 @@ from tests.samples import (
 )
 
 CREATE = message_type("create")
+LIST = message_type("list")
+DEFAULT_PAGE = 50  # entities in a page when the request names no limit
+LARGEST_PAGE = 500
+LEAKS = ("Traceback", "OperationalError", "sqlite", "no such table", f"{PLURAL}_away")
 
 
 def error_of(reply: Frame, code: str) -> Frame:
@@ -165,3 +174,114 @@ async def test_errors_never_close_the_connection(peer: Peer) -> None:
     created = await peer.ack(CREATE, valid_data())
 
     assert created["version"] == 1
+
+
+# Unexpected failures: a database that breaks under the running service.
+
+
+@contextmanager
+def table_away(database: Path) -> Iterator[None]:
+    """The entities' table renamed under the running service, so that every use case fails
+    as on a broken database, with an error the service does not expect; then put back."""
+    with closing(sqlite3.connect(database, isolation_level=None, timeout=WAIT)) as outside:
+        outside.execute(f"ALTER TABLE {PLURAL} RENAME TO {PLURAL}_away")
+        try:
+            yield
+        finally:
+            outside.execute(f"ALTER TABLE {PLURAL}_away RENAME TO {PLURAL}")
+
+
+def leaks_nothing(text: str) -> bool:
+    """Whether a reply keeps the failure's insides (trace, driver, SQL) to the server."""
+    return not any(leak in text for leak in LEAKS)
+
+
+@pytest.fixture(scope="module")
+def breakable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A service of its own: these tests break its database on purpose."""
+    with running(tmp_path_factory.mktemp("breakable")) as server:
+        yield server
+
+
+async def test_an_unexpected_failure_is_an_internal_error_that_keeps_the_connection(
+    breakable: Server,
+) -> None:
+    async with open_peer(breakable) as peer:
+        with table_away(breakable.database):
+            create = await peer.request(CREATE, valid_data())
+            page = await peer.request(LIST)
+        pong = await peer.request("ping")  # no 1011: a failing use case is not a broken socket
+        created = await peer.ack(CREATE, valid_data())  # and the service recovers
+
+    for reply in (create, page):
+        assert set(error_of(reply, "internal_error")) == {"code", "message"}, reply
+        assert leaks_nothing(json.dumps(reply)), reply
+    assert pong["type"] == "pong"
+    assert created["version"] == 1
+    assert "no such table" in breakable.output()  # operators get the cause instead
+
+
+async def test_a_request_resent_after_an_unexpected_failure_runs_again(
+    breakable: Server,
+) -> None:
+    """The reply said "try later": trying later with the same id must not meet the same
+    failure for five minutes. Nothing was stored, so running it again cannot duplicate."""
+    request_id = new_id()
+    async with open_peer(breakable) as peer:
+        with table_away(breakable.database):
+            failed = await peer.request(CREATE, valid_data(), request_id)
+        again = await peer.request(CREATE, valid_data(), request_id)
+        stored = await peer.request(message_type("get"), {"id": again["data"].get("id")})
+
+    error_of(failed, "internal_error")
+    assert again["type"] == "ack", again
+    assert stored["data"] == again["data"]
+
+
+# The bounds of a page.
+
+
+async def stored_at_least(peer: Peer, count: int) -> int:
+    """Create entities until the service holds `count` or more; returns how many it holds."""
+    total: int = (await peer.ack(LIST, {"limit": 1}))["total"]
+    while total < count:
+        ids = [new_id() for _ in range(min(50, count - total))]
+        for n, request_id in enumerate(ids):
+            await peer.send({"type": CREATE, "id": request_id, "data": valid_data(n)})
+        for request_id in ids:  # replies come in the order of the requests
+            assert (await peer.reply_to(request_id))["type"] == "ack"
+        total = (await peer.ack(LIST, {"limit": 1}))["total"]
+    return total
+
+
+@pytest.mark.parametrize("data", [None, {}], ids=["no-data", "empty-data"])
+async def test_a_page_without_limit_or_offset_is_the_first_fifty(
+    peer: Peer, data: Frame | None
+) -> None:
+    total = await stored_at_least(peer, DEFAULT_PAGE + 1)
+
+    page = await peer.ack(LIST, data)
+
+    assert len(page["items"]) == DEFAULT_PAGE
+    assert page["total"] == total
+    assert page == await peer.ack(LIST, {"limit": DEFAULT_PAGE, "offset": 0})
+
+
+async def test_the_largest_page_is_500_and_501_is_refused(peer: Peer) -> None:
+    await stored_at_least(peer, LARGEST_PAGE + 1)
+
+    largest = await peer.ack(LIST, {"limit": LARGEST_PAGE})
+    refused = await peer.request(LIST, {"limit": LARGEST_PAGE + 1})
+
+    assert len(largest["items"]) == LARGEST_PAGE
+    assert fields_in(error_of(refused, "validation_error")) == {"limit"}
+
+
+async def test_a_negative_offset_is_refused_and_one_past_the_end_is_empty(peer: Peer) -> None:
+    total = await stored_at_least(peer, 1)
+
+    refused = await peer.request(LIST, {"offset": -1})
+    past_the_end = await peer.ack(LIST, {"offset": total})
+
+    assert fields_in(error_of(refused, "validation_error")) == {"offset"}
+    assert past_the_end == {"items": [], "total": total}

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -99,14 +100,29 @@ class Evictions:
         self.clients.append(client)
 
 
+class ManualClock:
+    """A monotonic clock that moves only when the test moves it: the time a test claims has
+    passed is exactly the time the code under test sees, however loaded the machine is."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def new_client(
     socket: FakeSocket,
     limits: ClientLimits = ROOMY,
     on_evict: Callable[[Client], None] | None = None,
     subject: str = "alice",
     write: WritePrepared | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Client:
-    return Client(socket.send, subject, limits, on_evict or Evictions(), write)
+    return Client(socket.send, subject, limits, on_evict or Evictions(), write, clock=clock)
 
 
 async def eventually(condition: Callable[[], bool], within: float = WAIT) -> None:

@@ -2,13 +2,13 @@
 
 import asyncio
 import json
-import time
 
 from tests.unit.fakes import (
     WAIT,
     Evictions,
     FakeSocket,
     Inbox,
+    ManualClock,
     eventually,
     new_client,
 )
@@ -254,25 +254,27 @@ async def test_a_burst_is_admitted_at_once_and_the_next_frame_refused() -> None:
 
 async def test_the_bucket_refills_over_time() -> None:
     rate = 50.0  # one token every 20 ms
-    client = new_client(FakeSocket(), limits(rate=rate, burst=2))
+    clock = ManualClock()
+    client = new_client(FakeSocket(), limits(rate=rate, burst=2), clock=clock)
     assert client.admit()
     assert client.admit()
+    assert not client.admit()  # empty
 
-    await asyncio.sleep(3 / rate)
+    clock.advance(1.5 / rate)
 
     assert client.admit()
+    assert not client.admit()  # one token came back in that time, not two
 
 
 async def test_the_bucket_never_holds_more_than_the_burst() -> None:
     rate, burst = 50.0, 3
-    client = new_client(FakeSocket(), limits(rate=rate, burst=burst))
-    await asyncio.sleep(0.2)  # long enough for 10 tokens, were there no cap
+    clock = ManualClock()
+    client = new_client(FakeSocket(), limits(rate=rate, burst=burst), clock=clock)
+    clock.advance(0.2)  # long enough for 10 tokens, were there no cap
 
-    started = time.monotonic()
     admitted = sum(client.admit() for _ in range(20))
-    elapsed = time.monotonic() - started
 
-    assert burst <= admitted <= burst + rate * elapsed + 1
+    assert admitted == burst
 
 
 async def test_refusals_up_to_the_burst_keep_the_connection_open() -> None:
@@ -305,13 +307,14 @@ async def test_more_refusals_in_a_row_than_the_burst_close_with_1008() -> None:
 
 async def test_an_admitted_frame_forgives_earlier_refusals() -> None:
     rate = 20.0  # one token every 50 ms
+    clock = ManualClock()
     socket = FakeSocket()
-    client = new_client(socket, limits(rate=rate, burst=2))
+    client = new_client(socket, limits(rate=rate, burst=2), clock=clock)
     for _ in range(2):
         client.admit()
     for _ in range(2):
         client.admit()  # two strikes: the limit
-    await asyncio.sleep(1.5 / rate)
+    clock.advance(1.5 / rate)
     assert client.admit()  # a refilled token: the strikes start again
 
     refusals = 0
@@ -351,16 +354,18 @@ async def test_the_read_pump_hands_over_each_text_frame_in_order() -> None:
 
 
 async def test_anything_received_marks_the_peer_alive() -> None:
-    client = new_client(FakeSocket())
-    client.last_seen = before = time.monotonic() - 100
-    client.pinged_at = before + 50
+    clock = ManualClock()
+    client = new_client(FakeSocket(), clock=clock)
+    clock.advance(25)
+    client.pinged_at = clock.now  # the heartbeat pinged it
+    clock.advance(5)
     inbox = Inbox()
     inbox.text({"type": "pong", "id": "hb-1"})
     inbox.disconnect()
 
     await handled_by(client, inbox)
 
-    assert client.last_seen > before + 50
+    assert client.last_seen == clock.now
     assert client.pinged_at is None
 
 

@@ -3,9 +3,8 @@
 import asyncio
 import contextlib
 import json
-import time
 
-from tests.unit.fakes import WAIT, FakeSocket, Inbox, eventually, new_client
+from tests.unit.fakes import WAIT, FakeSocket, Inbox, ManualClock, eventually, new_client
 from tests.unit.service_classes import Client, CloseCode, Heartbeat, Hub
 
 INTERVAL = 25.0
@@ -14,19 +13,20 @@ T0 = 1000.0  # a moment on the monotonic clock the sweeps are told about
 
 
 class Fixture:
-    """A hub of `n` clients, each on its own socket, that last spoke at T0."""
+    """A hub of `n` clients, each on its own socket, that last spoke at T0 by their clock."""
 
     def __init__(self, n: int) -> None:
+        self.clock = ManualClock(T0)
         self.hub = Hub()
-        self.heartbeat = Heartbeat(self.hub, INTERVAL, TIMEOUT)
+        self.heartbeat = Heartbeat(self.hub, INTERVAL, TIMEOUT, self.clock)
         self.sockets = [FakeSocket() for _ in range(n)]
         self.clients = [
-            new_client(socket, subject=f"s{k}") for k, socket in enumerate(self.sockets)
+            new_client(socket, subject=f"s{k}", clock=self.clock)
+            for k, socket in enumerate(self.sockets)
         ]
         self.left: list[Client] = []
         self.hub.on_unregister(self.left.append)
         for client in self.clients:
-            client.last_seen = T0
             self.hub.register(client)
 
 
@@ -91,9 +91,8 @@ async def test_each_round_of_pings_has_its_own_id() -> None:
 async def test_a_client_that_answers_stays_open() -> None:
     setup = Fixture(1)
     client, socket = setup.clients[0], setup.sockets[0]
-    now = time.monotonic()  # the read pump stamps last_seen from the real clock
-    client.last_seen = now - INTERVAL
-    setup.heartbeat.sweep(now)
+    pinged = T0 + INTERVAL
+    setup.heartbeat.sweep(pinged)
     ping = pings(socket)[0]
     inbox = Inbox()
     handled: list[str] = []
@@ -102,13 +101,14 @@ async def test_a_client_that_answers_stays_open() -> None:
         handled.append(text)
 
     pump = asyncio.create_task(client.read_pump(inbox.receive, handle))
+    setup.clock.now = pinged + TIMEOUT / 2  # the read pump stamps the pong with this time
     inbox.text({"type": "pong", "id": ping["id"]})
     await eventually(lambda: bool(handled))
     assert client.pinged_at is None
-    assert client.last_seen >= now
+    assert client.last_seen == pinged + TIMEOUT / 2
 
-    setup.heartbeat.sweep(now + TIMEOUT)
-    setup.heartbeat.sweep(now + TIMEOUT * 2)
+    setup.heartbeat.sweep(pinged + TIMEOUT)
+    setup.heartbeat.sweep(pinged + TIMEOUT * 2)
 
     assert not client.closed
     assert socket.closes == []
@@ -169,12 +169,16 @@ async def test_a_stalled_client_still_times_out() -> None:
 
 
 async def test_the_heartbeat_task_sweeps_on_its_own() -> None:
+    """The task sweeps every few hundredths of a second, at the time its clock tells."""
+    clock = ManualClock()
     hub = Hub()
     socket = FakeSocket()
-    client = new_client(socket)
-    hub.register(client)
-    beating = asyncio.create_task(Heartbeat(hub, 0.05, 0.05).run())
+    hub.register(new_client(socket, clock=clock))
+    beating = asyncio.create_task(Heartbeat(hub, 0.05, 0.05, clock).run())
     try:
+        clock.advance(1.0)  # silent for far longer than the interval: the next sweep pings
+        await eventually(lambda: len(socket.texts) == 1)
+        clock.advance(1.0)  # and no answer within the timeout: the next sweep closes
         code = await socket.wait_closed()
     finally:
         beating.cancel()

@@ -6,6 +6,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HTTP_STATUS, to_protocol_error
 from ..websocket.protocol import ErrorCode, ProtocolError
@@ -38,3 +39,34 @@ async def on_unauthorized(request: Request, error: Exception) -> Response:
     response = error_response(ProtocolError(ErrorCode.FORBIDDEN, str(error)), 401)
     response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+class UnexpectedFailures:
+    """Answers a failure no handler knows with 500 and the error JSON, logged once.
+
+    Starlette's own handler for `Exception` answers, then re-raises for the server: uvicorn
+    logs the trace a second time and drops the connection, so that the client's next request
+    on it fails too. Mount it inside the CORS middleware, so that a 500 gets CORS headers too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, watched)
+        except Exception as error:
+            if started:  # too late to answer: the server ends the response its own way
+                raise
+            response = await on_failure(Request(scope), error)
+            await response(scope, receive, send)

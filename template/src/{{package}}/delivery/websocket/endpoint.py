@@ -159,6 +159,8 @@ class Endpoint:
             if error is None:
                 log.exception("%s %s failed", envelope.type, envelope.id)
                 error = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed; try later")
+                # "Try later" must not meet this failure again: a re-send runs anew.
+                self._replies.forget(caller.subject, envelope.id)
             return encode_error(envelope.id, error)
         finally:
             self._hub.request_finished()

@@ -8,6 +8,7 @@ import itertools
 import logging
 import time
 
+from .client import Clock
 from .hub import Hub
 from .prepared import text_frame
 from .protocol import CloseCode, encode
@@ -16,10 +17,14 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, hub: Hub, interval: float, timeout: float) -> None:
+    def __init__(
+        self, hub: Hub, interval: float, timeout: float, clock: Clock = time.monotonic
+    ) -> None:
+        """`clock` must be the one the hub's clients stamp `last_seen` with."""
         self._hub = hub
         self._interval = interval
         self._timeout = timeout
+        self._clock = clock
         self._rounds = itertools.count(1)
 
     async def run(self) -> None:
@@ -27,7 +32,7 @@ class Heartbeat:
         period = max(0.05, min(self._interval, self._timeout) / 10)
         while True:
             await asyncio.sleep(period)
-            self.sweep(time.monotonic())
+            self.sweep(self._clock())
 
     def sweep(self, now: float) -> None:
         # One frame, serialized and framed once, for every silent connection.

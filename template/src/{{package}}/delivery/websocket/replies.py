@@ -10,17 +10,24 @@ class ReplyCache:
     """Remembers, per subject, the reply to each request id for `ttl` seconds.
 
     A re-send whose original is still running waits for it rather than running again.
-    At most `per_subject` replies are kept per subject; the oldest go first.
+    At most `per_subject` replies are kept per subject; the oldest go first. `clock` reads
+    seconds from any fixed origin (tests pass one they can move).
     """
 
-    def __init__(self, ttl: float = 300.0, per_subject: int = 10_000) -> None:
+    def __init__(
+        self,
+        ttl: float = 300.0,
+        per_subject: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl = ttl
         self._per_subject = per_subject
+        self._clock = clock
         self._subjects: dict[str, OrderedDict[str, tuple[float, asyncio.Future[str]]]] = {}
         self._calls = 0
 
     async def reply(self, subject: str, request_id: str, run: Callable[[], Awaitable[str]]) -> str:
-        now = time.monotonic()
+        now = self._clock()
         replies = self._subjects.setdefault(subject, OrderedDict())
         self._forget_expired(replies, now)
         known = replies.get(request_id)
@@ -41,6 +48,19 @@ class ReplyCache:
             future.exception()  # marks it retrieved when nobody else waits
             raise
         return future.result()
+
+    def forget(self, subject: str, request_id: str) -> None:
+        """Leave the reply of the request now running unremembered: it reports a failure
+        that a retry may not meet, so a re-send runs again instead of failing the same way.
+
+        Re-sends already waiting for it still get that reply; a finished request is kept.
+        """
+        replies = self._subjects.get(subject)
+        if replies is None:
+            return
+        known = replies.get(request_id)
+        if known is not None and not known[1].done():
+            del replies[request_id]
 
     def _forget_expired(
         self, replies: OrderedDict[str, tuple[float, asyncio.Future[str]]], now: float
