@@ -1,21 +1,25 @@
 """Uvicorn, tuned for WebSockets, with a shutdown that closes connections with 1001 first."""
 
 import asyncio
+import errno
 import math
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from types import FrameType
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from . import logs
+from . import logs, welcome
 from .app import create_app
 from .delivery.websocket import prepared
 from .delivery.websocket.hub import Hub
+from .repository.opening import DatabaseUnavailableError
 from .settings import Settings
 
 READ_AHEAD = 2  # messages a connection may have waiting for the app before reading pauses
@@ -66,13 +70,29 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
 
+class StartupError(Exception):
+    """The service cannot start; the message names the setting to change and how."""
+
+
 class Server(uvicorn.Server):
     """Uvicorn closes WebSockets with 1012 on shutdown; the protocol promises 1001."""
 
-    def __init__(self, config: uvicorn.Config, hub: Hub, drain_timeout: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        hub: Hub,
+        drain_timeout: float,
+        on_ready: Callable[[], None],
+    ) -> None:
         super().__init__(config)
         self._hub = hub
         self._drain_timeout = drain_timeout
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_ready()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         started = time.monotonic()
@@ -84,12 +104,23 @@ class Server(uvicorn.Server):
 
 
 def serve(settings: Settings) -> None:
+    """Open the database, take the port, then serve until SIGTERM or SIGINT.
+
+    Whatever can stop the start-up is tried here, in this order, before a connection is
+    accepted; each failure is a StartupError that says which setting to change.
+    """
     logs.configure(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+        app.state.database.open()
+    except DatabaseUnavailableError as error:
+        raise StartupError(str(error)) from error
+    listener = listen(settings.host, settings.port)
+    port = listener.getsockname()[1]  # PORT=0 takes any free port
     config = uvicorn.Config(
         app,
         host=settings.host,
-        port=settings.port,
+        port=port,
         ws=WebSocketProtocol,
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
@@ -103,7 +134,36 @@ def serve(settings: Settings) -> None:
     # the process by that signal; everything has drained by then, so exit with 0 instead.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    Server(config, app.state.hub, settings.shutdown_timeout).run()
+    ready = partial(welcome.announce, settings.host, port, settings.log_format)
+    Server(config, app.state.hub, settings.shutdown_timeout, ready).run([listener])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The bound socket uvicorn serves on: bound here, a taken port is a message, not a log
+    line from deep inside uvicorn. Connections are accepted only once uvicorn serves."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise StartupError(_cannot_listen(host, port, error)) from error
+    return listener
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    where = f"cannot listen on {host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        return f"{where}, address already in use.\nStop what uses it or set PORT={port + 1}."
+    if error.errno == errno.EACCES:
+        return f"{where}: permission denied.\nPorts below 1024 need privileges: set PORT=8000."
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return (
+            f"{where}: HOST {host} is not an address of this machine.\n"
+            "Set HOST=127.0.0.1 (this machine only) or HOST=0.0.0.0 (every network interface)."
+        )
+    return f"{where}: {error.strerror or error}.\nCheck HOST and PORT."
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

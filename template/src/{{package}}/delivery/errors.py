@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..domain.errors import ConflictError, InvalidEntityError, NotFoundError
+from ..wording import plainly
 from .websocket.protocol import ErrorCode, ProtocolError
 
 HTTP_STATUS = {
@@ -22,8 +23,8 @@ HTTP_STATUS = {
 
 def field_problems(error: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(part) for part in problem["loc"]), "message": problem["msg"]}
-        for problem in error.errors(include_url=False, include_context=False, include_input=False)
+        {"field": ".".join(str(part) for part in problem["loc"]), "message": plainly(problem)}
+        for problem in error.errors(include_url=False, include_input=False)
     ]
 
 

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, MetaData, event
+
+from . import opening
 
 metadata = MetaData()
 T = TypeVar("T")
@@ -26,13 +27,14 @@ Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 class Database:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
+        parsed = opening.parse(url)
         if parsed.get_backend_name() == "sqlite":
             # Accepts the `sqlite+aiosqlite://` URLs of earlier versions too.
             parsed = parsed.set(drivername="sqlite")
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_engine(parsed)
+                opening.writable_directory(Path(parsed.database))
+        self._url = parsed
+        self._engine = opening.engine(parsed)
         if parsed.drivername == "sqlite":
             event.listen(self._engine, "connect", _tune_sqlite)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
@@ -51,8 +53,15 @@ class Database:
             loop.run_in_executor(self._thread, self._run_batch, loop)
         return await future
 
+    def open(self) -> None:
+        """Connect and create the missing tables, and wait for it: the service opens its
+        database before it listens, so that one it cannot use stops the start-up (with
+        opening.DatabaseUnavailableError, saying why)."""
+        self._thread.submit(self._open).result()
+
     async def create_schema(self) -> None:
-        await self.run(metadata.create_all)
+        """`open`, awaited."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._open)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -80,6 +89,14 @@ class Database:
                 return future, work(connection), None
         except Exception as error:
             return future, None, error
+
+    def _open(self) -> None:
+        try:
+            connection = self._connected()
+            with connection.begin():
+                metadata.create_all(connection)
+        except Exception as error:
+            raise opening.unusable(self._url, error) from error
 
     def _connected(self) -> Connection:
         if self._connection is None:

@@ -14,14 +14,20 @@ export class RequestError extends Error {
   }
 }
 
+// Milliseconds to wait before reconnection attempt `attempt` (0 after a connection that worked):
+// drawn uniformly from [0, min(cap, base * 2^attempt)], "full jitter", so that clients dropped
+// together come back spread out. `random` draws from [0, 1); tests pass a fixed one.
+export function backoffDelay(attempt, { base = 500, cap = 30000, random = Math.random } = {}) {
+  return random() * Math.min(cap, base * 2 ** attempt);
+}
+
 export class RealtimeClient extends EventTarget {
-  constructor(url, { token = null, heartbeatWindow = 35000, backoffBase = 500, backoffMax = 30000 } = {}) {
+  constructor(url, { token = null, heartbeatWindow = 35000, backoffBase = 500, backoffMax = 30000, random = Math.random } = {}) {
     super();
     this.url = url;
     this.token = token;
     this.heartbeatWindow = heartbeatWindow;
-    this.backoffBase = backoffBase;
-    this.backoffMax = backoffMax;
+    this.backoff = { base: backoffBase, cap: backoffMax, random };
     this.rooms = new Set();
     this.pending = new Map(); // id -> {frame, resolve, reject}
     this.socket = null;
@@ -50,13 +56,12 @@ export class RealtimeClient extends EventTarget {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.closed || FINAL_CLOSE_CODES.has(closing.code)) {
-        this.status("closed", closing.code);
+        this.status("closed", closing.code, null, closing.reason);
         this.failPending(new RequestError("closed", `closed with ${closing.code}`));
         return;
       }
-      const ceiling = Math.min(this.backoffMax, this.backoffBase * 2 ** this.attempt);
+      const delay = backoffDelay(this.attempt, this.backoff);
       this.attempt += 1;
-      const delay = Math.random() * ceiling; // full jitter
       this.status("reconnecting", closing.code, delay);
       setTimeout(() => this.closed || this.connect(), delay);
     };
@@ -116,8 +121,8 @@ export class RealtimeClient extends EventTarget {
     this.silenceTimer = setTimeout(() => this.socket && this.socket.close(4000), this.heartbeatWindow);
   }
 
-  status(state, code = null, delay = null) {
-    this.dispatchEvent(new CustomEvent("status", { detail: { state, code, delay } }));
+  status(state, code = null, delay = null, reason = "") {
+    this.dispatchEvent(new CustomEvent("status", { detail: { state, code, delay, reason } }));
   }
 
   failPending(error) {
