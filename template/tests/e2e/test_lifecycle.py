@@ -49,21 +49,25 @@ def test_data_survives_a_restart_on_the_same_database(tmp_path: Path) -> None:
     assert page.json() == {"items": [created], "total": 1}
 
 
-def refused_start(tmp_path: Path, **settings: str) -> str:
-    """What `python -m <package>` says when it refuses to start with these settings.
-
-    The refusal is the whole output: a non-zero exit, nothing on stdout, no traceback.
-    """
-    env = service_env(free_port(), tmp_path / "db.sqlite3", **settings)
-    finished = subprocess.run(
+def start_that_ends(tmp_path: Path, port: int, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`python -m <package>` with these settings, run until it ends by itself."""
+    return subprocess.run(
         [sys.executable, "-m", PACKAGE],
         cwd=tmp_path,
-        env=env,
+        env=service_env(port, tmp_path / "db.sqlite3", **settings),
         capture_output=True,
         text=True,
         timeout=WAIT * 6,
         check=False,
     )
+
+
+def refused_start(tmp_path: Path, **settings: str) -> str:
+    """What `python -m <package>` says when it refuses to start with these settings.
+
+    The refusal is the whole output: a non-zero exit, nothing on stdout, no traceback.
+    """
+    finished = start_that_ends(tmp_path, free_port(), **settings)
     assert finished.returncode != 0, finished.stdout + finished.stderr
     assert finished.stdout == ""
     assert "Traceback" not in finished.stderr
@@ -120,17 +124,7 @@ def test_a_host_that_is_not_this_machine_says_which_to_set(tmp_path: Path) -> No
 def test_with_log_level_debug_a_refused_start_shows_its_traceback(
     tmp_path: Path, taken_port: int
 ) -> None:
-    env = service_env(taken_port, tmp_path / "db.sqlite3", LOG_LEVEL="debug")
-
-    finished = subprocess.run(
-        [sys.executable, "-m", PACKAGE],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=WAIT * 6,
-        check=False,
-    )
+    finished = start_that_ends(tmp_path, taken_port, LOG_LEVEL="debug")
 
     assert finished.returncode != 0
     assert "Traceback" in finished.stderr
