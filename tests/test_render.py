@@ -61,7 +61,14 @@ def check_rendered_project(destination: Path, label: str) -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(project / ".copier-answers.yml", RUNS / f"{label}.answers.yml")
     report = f"--junitxml={RUNS / f'{label}.xml'}"
-    run(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", report)
+    tests = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", report)
+    try:
+        run(project, sys.executable, *tests)
+    finally:
+        # The page's screenshots, kept with the reports: what the page looked like in this render.
+        screenshots = project / "build" / "screenshots"
+        if screenshots.is_dir():
+            shutil.copytree(screenshots, REPORTS / "screenshots" / label, dirs_exist_ok=True)
 
 
 def test_the_template_guide_is_the_default_render(tmp_path: Path) -> None:
