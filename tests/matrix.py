@@ -68,3 +68,14 @@ def combinations() -> dict[str, dict[str, Any]]:
             label = "-".join([variant, *(f"{name}={answers[name]}" for name in names)])
             result[label] = {**answers, **data}
     return result
+
+
+# The tests that start real Redis and PostgreSQL servers (marker `servers`) run in one render
+# per auth answer, both room answers and every entity variant among them, not in all of them.
+WITH_SERVERS = frozenset(
+    {
+        "user-auth=none-rooms=True",
+        "chat_message-auth=token-rooms=True",
+        "every_type-auth=jwt-rooms=False",
+    }
+)

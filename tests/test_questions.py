@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from .matrix import ENTITY_VARIANTS, FREE_TEXT, choices, combinations, questions
+from .matrix import (
+    ENTITY_VARIANTS,
+    FREE_TEXT,
+    WITH_SERVERS,
+    choices,
+    combinations,
+    questions,
+)
 from .options_table import documented, table
 from .test_render import BIN, run
 
@@ -95,6 +102,14 @@ def test_matrix_covers_every_question() -> None:
             f"no variant in tests/matrix.py ENTITY_VARIANTS moves {name!r} off its default"
         )
     assert combinations()
+
+
+def test_the_server_tests_run_once_per_auth_answer_and_both_room_answers() -> None:
+    chosen = [combinations()[label] for label in sorted(WITH_SERVERS)]
+    assert sorted(answers["auth"] for answers in chosen) == sorted(
+        choices(questions()["auth"]) or []
+    )
+    assert {answers["rooms"] for answers in chosen} == {True, False}
 
 
 def test_the_options_table_matches_copier_yml() -> None:

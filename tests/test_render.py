@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPORTS, render
-from .matrix import ROOT, combinations
+from .matrix import ROOT, WITH_SERVERS, combinations
 
 BIN = Path(sys.executable).parent
 LEFTOVER = re.compile(r"{{ *[A-Za-z_]|{%|%}")
@@ -62,6 +62,8 @@ def check_rendered_project(destination: Path, label: str) -> None:
     shutil.copyfile(project / ".copier-answers.yml", RUNS / f"{label}.answers.yml")
     report = f"--junitxml={RUNS / f'{label}.xml'}"
     tests = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", report)
+    if label not in WITH_SERVERS:
+        tests += ("-m", "not servers")
     try:
         run(project, sys.executable, *tests)
     finally:

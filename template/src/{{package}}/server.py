@@ -17,6 +17,8 @@ from websockets.http11 import Request
 
 from . import logs, welcome
 from .app import create_app
+from .backplane import redis
+from .backplane.opening import BackplaneUnavailableError
 from .delivery.websocket import prepared
 from .delivery.websocket.hub import Hub
 from .repository.opening import DatabaseUnavailableError
@@ -104,7 +106,7 @@ class Server(uvicorn.Server):
 
 
 def serve(settings: Settings) -> None:
-    """Open the database, take the port, then serve until SIGTERM or SIGINT.
+    """Open the database, reach the backplane, take the port, then serve until SIGTERM or SIGINT.
 
     Whatever can stop the start-up is tried here, in this order, before a connection is
     accepted; each failure is a StartupError that says which setting to change.
@@ -113,7 +115,9 @@ def serve(settings: Settings) -> None:
     try:
         app = create_app(settings)
         app.state.database.open()
-    except DatabaseUnavailableError as error:
+        if settings.backplane_url:
+            redis.check(settings.backplane_url)
+    except (DatabaseUnavailableError, BackplaneUnavailableError) as error:
         raise StartupError(str(error)) from error
     listener = listen(settings.host, settings.port)
     port = listener.getsockname()[1]  # PORT=0 takes any free port

@@ -1,12 +1,14 @@
 """One service per test worker for the tests that need no special settings."""
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import WAIT, Peer, Server, open_peer, running
+from tests.servers.redis import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,12 @@ async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 async def peer(server: Server) -> AsyncIterator[Peer]:
     async with open_peer(server) as peer:
         yield peer
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private Redis for one test, which may stop and start it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

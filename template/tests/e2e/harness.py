@@ -31,6 +31,7 @@ SETTINGS = (
     "HOST",
     "PORT",
     "DATABASE_URL",
+    "BACKPLANE_URL",
     "MAX_MESSAGE_BYTES",
     "SEND_QUEUE_SIZE",
     "MAX_CONNECTIONS",

@@ -1,12 +1,36 @@
-"""How failures become wire errors, the same for REST and WebSocket."""
+"""The wire's error vocabulary, and how failures become wire errors: the same for REST and
+WebSocket, so both import it from here and never from each other."""
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..domain.errors import ConflictError, InvalidEntityError, NotFoundError
 from ..wording import plainly
-from .websocket.protocol import ErrorCode, ProtocolError
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    VALIDATION_ERROR = "validation_error"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ProtocolError(Exception):
+    """A request that fails with one of the protocol's error codes."""
+
+    def __init__(self, code: ErrorCode, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
 
 HTTP_STATUS = {
     ErrorCode.INVALID_JSON: 400,

@@ -8,8 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HTTP_STATUS, to_protocol_error
-from ..websocket.protocol import ErrorCode, ProtocolError
+from ..errors import HTTP_STATUS, ErrorCode, ProtocolError, to_protocol_error
 
 log = logging.getLogger(__name__)
 

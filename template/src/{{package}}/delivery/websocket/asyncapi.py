@@ -4,7 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .protocol import TYPE_PATTERN, ErrorCode
+from ..errors import ErrorCode
+from .protocol import TYPE_PATTERN
 from .router import Router
 
 SCHEMA_REF = "#/components/schemas/{model}"

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, presented_token
-from ..errors import field_problems, to_protocol_error
+from ..errors import ErrorCode, ProtocolError, field_problems, to_protocol_error
 from ..origins import origin_allowed
 from .client import Client, ClientLimits
 from .hub import Hub
@@ -19,8 +19,6 @@ from .prepared import prepared_writer
 from .protocol import (
     CloseCode,
     Envelope,
-    ErrorCode,
-    ProtocolError,
     encode,
     encode_error,
     readable_id,

@@ -2,24 +2,14 @@
 
 import json
 from datetime import UTC, datetime
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import ProtocolError
+
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
-
-
-class ErrorCode(StrEnum):
-    INVALID_JSON = "invalid_json"
-    INVALID_MESSAGE = "invalid_message"
-    UNKNOWN_TYPE = "unknown_type"
-    VALIDATION_ERROR = "validation_error"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    FORBIDDEN = "forbidden"
-    RATE_LIMITED = "rate_limited"
-    INTERNAL_ERROR = "internal_error"
 
 
 class CloseCode(IntEnum):
@@ -42,16 +32,6 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     timestamp: datetime | None = None
     data: dict[str, Any] = Field(default_factory=dict)
-
-
-class ProtocolError(Exception):
-    """A request that fails with one of the protocol's error codes."""
-
-    def __init__(self, code: ErrorCode, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
 
 
 def now() -> str:

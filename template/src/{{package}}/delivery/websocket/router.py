@@ -6,8 +6,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ..errors import ErrorCode, ProtocolError
 from .client import Client
-from .protocol import Envelope, ErrorCode, ProtocolError, encode
+from .protocol import Envelope, encode
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,0 +1,128 @@
+"""Several instances on one Redis (BACKPLANE_URL) and one database: real processes, real Redis.
+
+Each test starts its own private redis-server (tests/servers/redis.py) and service processes
+on free ports. Events made on one instance reach clients of the others; Redis going away and
+coming back degrades the instances and then heals them, without a restart.
+"""
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.credentials import auth_headers
+from tests.e2e.harness import (
+    START_TIMEOUT,
+    WAIT,
+    Server,
+    free_port,
+    open_peer,
+    running,
+    service_env,
+)
+from tests.samples import COLLECTION, PACKAGE, message_type, valid_data
+from tests.servers.redis import RedisServer
+
+pytestmark = pytest.mark.servers
+RECOVERY = 30.0  # seconds an instance may take to notice Redis left, or came back
+
+
+async def create_over_rest(server: Server, n: int) -> str:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as http:
+        response = await http.post(COLLECTION, json=valid_data(n), headers=auth_headers())
+    assert response.status_code == 201, response.text
+    entity_id: str = response.json()["id"]
+    return entity_id
+
+
+async def readiness(server: Server) -> tuple[int, dict[str, str]]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as http:
+        response = await http.get("/ready")
+    return response.status_code, response.json()
+
+
+async def wait_for_readiness(server: Server, status: int) -> dict[str, str]:
+    deadline = time.monotonic() + RECOVERY
+    while True:
+        found, body = await readiness(server)
+        if found == status:
+            return body
+        assert time.monotonic() < deadline, f"/ready is still {found} {body}"
+        await asyncio.sleep(0.2)
+
+
+async def test_an_entity_made_on_one_instance_is_an_event_on_every_other(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    database = tmp_path / "shared.sqlite3"
+    with (
+        running(tmp_path, database, BACKPLANE_URL=redis.url) as a,
+        running(tmp_path, database, BACKPLANE_URL=redis.url) as b,
+        running(tmp_path, database, BACKPLANE_URL=redis.url) as c,
+    ):
+        async with open_peer(a, "alice") as on_a, open_peer(c, "carol") as on_c:
+            first = await create_over_rest(b, 1)
+            second = await create_over_rest(b, 2)
+
+            for peer in (on_a, on_c):
+                await peer.event(message_type("created"), first)
+                await peer.event(message_type("created"), second)
+                # Redis keeps B's order: a copy of the first would have come before the second.
+                assert [e for e in peer.events if e["data"].get("id") == first] == []
+
+
+async def test_readiness_follows_redis_away_and_back_and_delivery_resumes(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    database = tmp_path / "shared.sqlite3"
+    with (
+        running(tmp_path, database, BACKPLANE_URL=redis.url, LOG_FORMAT="text") as a,
+        running(tmp_path, database, BACKPLANE_URL=redis.url, LOG_FORMAT="text") as b,
+    ):
+        assert await readiness(a) == (200, {"status": "ready"})
+
+        redis.stop()
+        body = await wait_for_readiness(a, 503)
+        assert body["status"] == "degraded"
+        assert "Redis" in body["reason"]
+        # Degraded, an instance still serves its own clients.
+        async with open_peer(a, "alice") as on_a:
+            made_here = await create_over_rest(a, 3)
+            await on_a.event(message_type("created"), made_here)
+
+        redis.start()  # on the same port, empty
+        await wait_for_readiness(a, 200)
+        await wait_for_readiness(b, 200)
+        async with open_peer(a, "alice") as on_a:
+            made_there = await create_over_rest(b, 4)
+            await on_a.event(message_type("created"), made_there)
+
+    for server in (a, b):
+        assert server.process.returncode == 0
+        assert redis.password not in server.output()
+        assert "Traceback" not in server.output()
+
+
+def test_an_unreachable_redis_stops_the_start_up(tmp_path: Path) -> None:
+    port, nobody = free_port(), free_port()
+    url = f"redis://:hunter2-secret@127.0.0.1:{nobody}/0"
+    finished = subprocess.run(
+        [sys.executable, "-m", PACKAGE],
+        cwd=tmp_path,
+        env=service_env(port, tmp_path / "db.sqlite3", BACKPLANE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+
+    said = finished.stdout + finished.stderr
+    assert finished.returncode == 1, said
+    assert f"BACKPLANE_URL redis://:***@127.0.0.1:{nobody}/0: cannot reach Redis" in said
+    assert "leave BACKPLANE_URL empty" in said
+    assert "hunter2-secret" not in said
+    assert "Traceback" not in said
