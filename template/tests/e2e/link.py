@@ -3,7 +3,8 @@
 Clients dial the link instead of the service; each connection is carried through to the
 service, byte for byte, until the test interferes: it can lose what the service sends back
 (the requests still arrive and run), cut every connection without a close frame, or refuse
-new connections for a while. The service and the clients stay real; only the wire fails.
+new connections for a while, or carry new connections to another instance. The service and
+the clients stay real; only the wire fails.
 """
 
 import contextlib
@@ -95,6 +96,12 @@ class Link:
         with self._lock:
             self._refusing = False
 
+    def retarget(self, service_port: int) -> None:
+        """Carry new connections to another service from now on, as a load balancer does
+        once an instance has gone."""
+        with self._lock:
+            self._service = ("127.0.0.1", service_port)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the acceptor
@@ -116,8 +123,10 @@ class Link:
             if refusing:
                 client.close()
                 continue
+            with self._lock:
+                target = self._service
             try:
-                service = socket.create_connection(self._service, timeout=5)
+                service = socket.create_connection(target, timeout=5)
             except OSError:
                 client.close()
                 continue

@@ -6,6 +6,8 @@ coming back degrades the instances and then heals them, without a restart.
 """
 
 import asyncio
+import json
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import (
@@ -20,14 +23,17 @@ from tests.e2e.harness import (
     WAIT,
     Server,
     free_port,
+    new_id,
     open_peer,
     running,
     service_env,
 )
+from tests.e2e.link import link_to
 from tests.samples import COLLECTION, PACKAGE, message_type, valid_data
 from tests.servers.redis import RedisServer
 
 pytestmark = pytest.mark.servers
+CREATE = message_type("create")
 RECOVERY = 30.0  # seconds an instance may take to notice Redis left, or came back
 
 
@@ -73,6 +79,50 @@ async def test_an_entity_made_on_one_instance_is_an_event_on_every_other(
                 await peer.event(message_type("created"), second)
                 # Redis keeps B's order: a copy of the first would have come before the second.
                 assert [e for e in peer.events if e["data"].get("id") == first] == []
+
+
+async def total(server: Server) -> int:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as http:
+        response = await http.get(COLLECTION, headers=auth_headers())
+    assert response.status_code == 200, response.text
+    count: int = response.json()["total"]
+    return count
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+async def test_a_write_whose_reply_was_lost_is_answered_by_another_instance_once(
+    tmp_path: Path, redis: RedisServer, stop: signal.Signals
+) -> None:
+    """The write commits with its receipt; the instance dies before the client hears back;
+    the client re-sends to another instance and gets the first reply; one row exists."""
+    database = tmp_path / "shared.sqlite3"
+    with (
+        running(tmp_path, database, BACKPLANE_URL=redis.url) as a,
+        running(tmp_path, database, BACKPLANE_URL=redis.url) as b,
+    ):
+        before = await total(b)
+        request_id = new_id()
+        request = {"type": CREATE, "id": request_id, "data": valid_data(5)}
+        with link_to(a) as link:
+            async with connect(link.ws_url, additional_headers=auth_headers()) as lost:
+                link.lose_replies()
+                await lost.send(json.dumps(request))
+                deadline = time.monotonic() + WAIT
+                while await total(b) == before:
+                    assert time.monotonic() < deadline, "the write never happened"
+                    await asyncio.sleep(0.05)
+                a.process.send_signal(stop)
+                a.process.wait(WAIT)
+
+        async with open_peer(b, join=False) as again:
+            await again.send(request)
+            reply = await again.reply_to(request_id)
+
+        assert reply["type"] == "ack", reply
+        assert await total(b) == before + 1
+        async with httpx.AsyncClient(base_url=b.base_url, timeout=WAIT) as http:
+            stored = await http.get(f"{COLLECTION}/{reply['data']['id']}", headers=auth_headers())
+        assert stored.json() == reply["data"]
 
 
 async def test_readiness_follows_redis_away_and_back_and_delivery_resumes(

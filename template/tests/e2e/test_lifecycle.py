@@ -159,11 +159,10 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "wanted"),
     [
-        # SQLAlchemy's PostgreSQL driver is psycopg, which the service does not depend on yet.
         (
-            "postgresql://ada:s3cret-pw@db.example/service",
-            "DATABASE_URL postgresql://ada:***@db.example/service needs the driver psycopg, "
-            "which is not installed.\nTo use it, install psycopg",
+            "postgresql+psycopg2://ada:s3cret-pw@db.example/service",
+            "DATABASE_URL postgresql+psycopg2://ada:***@db.example/service needs the driver "
+            "psycopg2, which is not installed.\nFor PostgreSQL, write it as postgresql+psycopg://",
         ),
         (
             "mongodb://db.example/service",
@@ -182,6 +181,30 @@ def test_a_database_url_the_service_cannot_use_says_what_works(
     assert "sqlite:///" in said or "postgresql+psycopg://" in said  # a URL that works
     assert "s3cret-pw" not in said
     assert len(said.splitlines()) == 2
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "postgresql", "postgres"])
+def test_a_database_server_that_cannot_be_reached_is_named_without_its_password(
+    tmp_path: Path, scheme: str
+) -> None:
+    nobody = free_port()  # nothing listens there
+    url = f"{scheme}://ada:s3cret-pw@127.0.0.1:{nobody}/service"
+
+    finished = start_that_ends(tmp_path, free_port(), DATABASE_URL=url)
+
+    assert finished.returncode == 1
+    assert finished.stdout == ""
+    problem, fix = finished.stderr.splitlines()
+    assert problem.startswith(
+        f"cannot use the database at postgresql+psycopg://ada:***@127.0.0.1:{nobody}/service "
+        "(DATABASE_URL): "
+    )
+    assert "Connection refused" in problem
+    assert fix == (
+        "Check that the database server runs and that the URL's host, port, name, user and "
+        "password are right."
+    )
+    assert "s3cret-pw" not in finished.stderr
 
 
 async def fetch(url: str) -> httpx.Response:

@@ -223,10 +223,25 @@ async def test_a_request_resent_after_a_reconnect_runs_once(server: Server) -> N
         first = await first_connection.request(CREATE, valid_data(), request_id)
 
     async with open_peer(server) as second_connection:
-        again = await second_connection.request(CREATE, valid_data(7), request_id)
+        again = await second_connection.request(CREATE, valid_data(), request_id)
         assert again == first
         assert await total(second_connection) == before + 1
         assert await second_connection.ack(GET, {"id": first["data"]["id"]}) == first["data"]
+
+
+async def test_an_id_used_again_for_another_request_is_a_conflict(peer: Peer) -> None:
+    request_id = new_id()
+    first = await peer.request(CREATE, valid_data(1), request_id)
+
+    other_data = await peer.request(CREATE, valid_data(2), request_id)
+    other_type = await peer.request(LIST, {}, request_id)
+
+    for refused in (other_data, other_type):
+        assert refused["type"] == "error", refused
+        assert refused["id"] == request_id
+        assert refused["data"]["code"] == "conflict"
+        assert "already used for another request" in refused["data"]["message"]
+    assert await peer.request(CREATE, valid_data(1), request_id) == first
 
 
 async def test_a_resent_delete_is_acked_again_not_refused(peer: Peer) -> None:

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from tests.unit.fakes import WAIT, eventually
-from tests.unit.service_classes import Anonymous, ReplyCache
+from tests.unit.service_classes import Anonymous, ErrorCode, ProtocolError, ReplyCache
 
 FIVE_MINUTES = 300.0  # how long the protocol says a reply is remembered, at least
 
@@ -226,3 +226,16 @@ async def test_forgetting_leaves_a_finished_reply_and_other_subjects_alone() -> 
     assert await cache.reply("alice", "c-17", use_case) == ack(1)
     assert await cache.reply("bob", "c-18", use_case) == ack(2)
     assert use_case.runs == 2
+
+
+async def test_an_id_used_again_for_another_request_is_refused_and_the_first_kept() -> None:
+    cache, use_case = ReplyCache(), UseCase()
+    first = await cache.reply("alice", "c-17", use_case, digest="create ada")
+
+    with pytest.raises(ProtocolError) as refused:
+        await cache.reply("alice", "c-17", use_case, digest="create bob")
+
+    assert refused.value.code is ErrorCode.CONFLICT
+    assert "already used for another request" in refused.value.message
+    assert await cache.reply("alice", "c-17", use_case, digest="create ada") == first
+    assert use_case.runs == 1

@@ -25,6 +25,9 @@ from tests.samples import (
     InvalidEntityError,
     MemoryRepository,
     NotFoundError,
+    Receipt,
+    Request,
+    RequestAlreadyDoneError,
     changed_data,
     field_id,
     valid_data,
@@ -66,12 +69,14 @@ class SequentialIds:
 class RacingRepository(MemoryRepository):
     """Someone else stores a new version just before each of our replaces."""
 
-    async def replace(self, entity: Entity, expected_version: int) -> bool:
+    async def replace(
+        self, entity: Entity, expected_version: int, receipt: Receipt | None = None
+    ) -> bool:
         current = await self.get(entity.id)
         assert current is not None
         rival = replace(current, version=current.version + 1)
         assert await super().replace(rival, current.version)
-        return await super().replace(entity, expected_version)
+        return await super().replace(entity, expected_version, receipt)
 
 
 @dataclass
@@ -274,6 +279,45 @@ async def test_delete_of_an_unknown_id_is_not_found(world: World) -> None:
         await world.service.delete(entity.id, "bob")
 
     assert len(world.published.events) == 2
+
+
+FIRST_SEND = Request(subject="ada", id="c-17", digest="digest-of-the-create")
+
+
+async def test_a_write_for_a_request_keeps_its_reply_as_a_receipt(world: World) -> None:
+    command = EntityCreate.model_validate(valid_data())
+    created = await world.service.create(command, "ada", FIRST_SEND)
+
+    receipt = await world.repository.receipts.find("ada", "c-17")
+    assert receipt == Receipt(FIRST_SEND, EntityView.of(created))
+
+
+async def test_a_second_run_of_the_same_request_writes_nothing(world: World) -> None:
+    await world.service.create(EntityCreate.model_validate(valid_data(1)), "ada", FIRST_SEND)
+
+    with pytest.raises(RequestAlreadyDoneError):
+        await world.service.create(EntityCreate.model_validate(valid_data(2)), "ada", FIRST_SEND)
+
+    assert (await world.service.list(EntityListQuery()))[1] == 1
+    assert len(world.published.events) == 1
+
+
+async def test_update_and_delete_keep_their_replies_too(world: World) -> None:
+    created = await world.service.create(EntityCreate.model_validate(valid_data()), "ada")
+    renaming = Request("ada", "c-18", "digest-of-the-update")
+    removing = Request("ada", "c-19", "digest-of-the-delete")
+
+    changes = EntityUpdate.model_validate({"id": created.id, **changed_data()})
+    updated = await world.service.update(changes, "ada", renaming)
+    await world.service.delete(created.id, "ada", removing)
+
+    assert await world.repository.receipts.find("ada", "c-18") == Receipt(
+        renaming, EntityView.of(updated)
+    )
+    assert await world.repository.receipts.find("ada", "c-19") == Receipt(
+        removing, {"id": created.id}
+    )
+    assert await world.repository.receipts.find("bob", "c-19") is None
 
 
 @pytest.mark.parametrize("field", REQUIRED_FIELDS, ids=field_id)

@@ -6,6 +6,10 @@ arrives while the thread is busy waits and then runs as one batch, in one transa
 hop between the event loop and the thread and one commit for the whole batch, where an
 async driver takes a hop per statement, cursor and commit. The thread keeps its connection
 open: checking one out of a pool for each operation cost as much as the query.
+
+PostgreSQL (DATABASE_URL=postgresql+psycopg://...) runs the same way. Its server may go away
+while the service runs: a connection found lost is dropped, the operations of that moment fail,
+and the next one connects anew, so that the service works again once the server is back.
 """
 
 import asyncio
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, MetaData, event
+from sqlalchemy.exc import DBAPIError
 
 from . import opening
 
@@ -33,10 +38,16 @@ class Database:
             parsed = parsed.set(drivername="sqlite")
             if parsed.database and parsed.database != ":memory:":
                 opening.writable_directory(Path(parsed.database))
+        elif parsed.drivername in {"postgres", "postgresql"}:
+            # psycopg is the driver the service installs; SQLAlchemy's default is psycopg2.
+            # Hosting platforms hand out postgres:// URLs, which SQLAlchemy no longer knows.
+            parsed = parsed.set(drivername="postgresql+psycopg")
         self._url = parsed
         self._engine = opening.engine(parsed)
         if parsed.drivername == "sqlite":
             event.listen(self._engine, "connect", _tune_sqlite)
+        elif parsed.get_backend_name() == "postgresql":
+            event.listen(self._engine, "connect", _speak_utc)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
         self._connection: Connection | None = None  # opened and used on the thread only
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
@@ -73,35 +84,41 @@ class Database:
             batch, self._waiting = self._waiting, []
         outcomes: list[Outcome]
         try:
-            connection = self._connected()
-            with connection.begin():
-                outcomes = [(future, work(connection), None) for work, future in batch]
-        except Exception:
-            # One of them failed and the transaction is undone: run each alone, so that
-            # only the one that fails fails.
-            outcomes = [self._alone(work, future) for work, future in batch]
+            outcomes = self._transaction(
+                lambda connection: [(future, work(connection), None) for work, future in batch]
+            )
+        except Exception as error:
+            if self._connection is None:
+                # Out of reach: each alone would only wait for the same failure again.
+                outcomes = [(future, None, error) for _, future in batch]
+            else:
+                # One of them failed and the transaction is undone: run each alone, so
+                # that only the one that fails fails.
+                outcomes = [self._alone(work, future) for work, future in batch]
         loop.call_soon_threadsafe(_settle, outcomes)
 
     def _alone(self, work: Work, future: asyncio.Future[Any]) -> Outcome:
         try:
-            connection = self._connected()
-            with connection.begin():
-                return future, work(connection), None
+            return future, self._transaction(work), None
         except Exception as error:
             return future, None, error
 
     def _open(self) -> None:
         try:
-            connection = self._connected()
-            with connection.begin():
-                metadata.create_all(connection)
+            self._transaction(metadata.create_all)
         except Exception as error:
             raise opening.unusable(self._url, error) from error
 
-    def _connected(self) -> Connection:
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
         if self._connection is None:
             self._connection = self._engine.connect()
-        return self._connection
+        try:
+            with self._connection.begin():
+                return work(self._connection)
+        except DBAPIError as error:
+            if error.connection_invalidated:  # lost, e.g. by a restart of the server
+                self._disconnect()
+            raise
 
     def _disconnect(self) -> None:
         if self._connection is not None:
@@ -128,3 +145,12 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _speak_utc(connection: Any, _record: Any) -> None:
+    # PostgreSQL gives moments in the session's time zone, the server's by default; the
+    # service's moments are UTC, whatever the server's TimeZone setting.
+    cursor = connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    connection.commit()

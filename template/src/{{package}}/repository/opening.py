@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 SQLITE_FORM = "sqlite:///path/to/file.db"
-POSTGRESQL_FIX = "install psycopg (`uv add 'psycopg[binary]'`) and use a postgresql+psycopg:// URL"
+POSTGRESQL_FORM = "postgresql+psycopg://user:password@host:5432/name"
+POSTGRESQL_FIX = f"write it as {POSTGRESQL_FORM} (psycopg is the driver the service comes with)"
+CONNECT_TIMEOUT = 10  # seconds; libpq's default is to wait as long as the system lets it
 
 
 class DatabaseUnavailableError(Exception):
@@ -26,14 +28,20 @@ def parse(url: str) -> URL:
         # Not echoed: a URL that does not parse may still hold a password.
         raise DatabaseUnavailableError(
             "DATABASE_URL is not a database URL.\n"
-            f"Write it as {SQLITE_FORM}, or unset it for the default SQLite file."
+            f"Write it as {SQLITE_FORM} or {POSTGRESQL_FORM}, or unset it for the default "
+            "SQLite file."
         ) from error
 
 
 def engine(url: URL) -> Engine:
     shown = url.render_as_string(hide_password=True)
+    options: dict[str, object] = {}
+    if url.drivername == "postgresql+psycopg" and "connect_timeout" not in url.query:
+        # A server that does not answer (a host down, a firewall) fails the start-up, or an
+        # operation, in seconds, rather than leaving the database thread waiting minutes.
+        options["connect_timeout"] = CONNECT_TIMEOUT
     try:
-        return create_engine(url)
+        return create_engine(url, connect_args=options)
     except NoSuchModuleError as error:
         raise DatabaseUnavailableError(
             f"DATABASE_URL {shown} asks for '{url.drivername}', a database the service does "
@@ -41,12 +49,12 @@ def engine(url: URL) -> Engine:
         ) from error
     except ImportError as missing:
         if url.get_backend_name() == "postgresql":
-            fix = POSTGRESQL_FIX
+            fix = f"For PostgreSQL, {POSTGRESQL_FIX}"
         else:
-            fix = f"install the package that provides it, or use a SQLite file ({SQLITE_FORM})"
+            fix = f"Install the package that provides it, or use a SQLite file ({SQLITE_FORM})"
         raise DatabaseUnavailableError(
             f"DATABASE_URL {shown} needs the driver {missing.name or url.drivername}, which is "
-            f"not installed.\nTo use it, {fix}."
+            f"not installed.\n{fix}."
         ) from missing
 
 
@@ -74,7 +82,8 @@ def writable_directory(database: Path) -> None:
 
 def unusable(url: URL, error: Exception) -> DatabaseUnavailableError:
     """The database did not open, or its tables could not be created."""
-    reason = str(error.orig if isinstance(error, DBAPIError) else error).splitlines()[0]
+    said = str(error.orig if isinstance(error, DBAPIError) else error)
+    reason = said.splitlines()[0].rstrip(".") if said else type(error).__name__
     if url.get_backend_name() == "sqlite":
         return DatabaseUnavailableError(
             f"cannot open the SQLite database {url.database} (DATABASE_URL): {reason}.\n"

@@ -1,6 +1,7 @@
 """The `/ws` endpoint: the handshake, then each frame through validation to the router."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from ...usecase.receipts import ReceiptStore, Request
 from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, presented_token
 from ..errors import ErrorCode, ProtocolError, field_problems, to_protocol_error
 from ..origins import origin_allowed
@@ -23,7 +25,7 @@ from .protocol import (
     encode_error,
     readable_id,
 )
-from .replies import ReplyCache
+from .replies import ReplyCache, digest, reused
 from .router import Caller, Router
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,14 @@ class Endpoint:
         hub: Hub,
         router: Router,
         replies: ReplyCache,
+        receipts: ReceiptStore,
         authenticator: Authenticator,
         limits: Limits,
     ) -> None:
         self._hub = hub
         self._router = router
         self._replies = replies
+        self._receipts = receipts
         self._authenticator = authenticator
         self._limits = limits
 
@@ -140,10 +144,16 @@ class Endpoint:
         elif envelope.type == "pong":
             return
         elif self._router.remembers(envelope.type):
-            caller = Caller(client.subject, client)
-            reply = await self._replies.reply(
-                client.subject, envelope.id, lambda: self._answer(envelope, caller)
-            )
+            asked = digest(envelope)
+            durable = self._router.is_durable(envelope.type)
+            request = Request(client.subject, envelope.id, asked) if durable else None
+            caller = Caller(client.subject, client, request)
+            try:
+                reply = await self._replies.reply(
+                    client.subject, envelope.id, lambda: self._answer(envelope, caller), asked
+                )
+            except ProtocolError as error:  # the id was used for another request
+                reply = encode_error(envelope.id, error)
             client.deliver(reply)
         else:
             client.deliver(await self._answer(envelope, Caller(client.subject, client)))
@@ -151,8 +161,18 @@ class Endpoint:
     async def _answer(self, envelope: Envelope, caller: Caller) -> str:
         self._hub.request_started()
         try:
+            if caller.request is not None:
+                replayed = await self._from_receipt(caller.request)
+                if replayed is not None:
+                    return replayed
             return await self._router.dispatch(envelope, caller)
         except Exception as failure:
+            if caller.request is not None:
+                # A run of the same request elsewhere may have won the race: answer as it did.
+                with contextlib.suppress(Exception):
+                    replayed = await self._from_receipt(caller.request)
+                    if replayed is not None:
+                        return replayed
             error = to_protocol_error(failure)
             if error is None:
                 log.exception("%s %s failed", envelope.type, envelope.id)
@@ -162,3 +182,13 @@ class Endpoint:
             return encode_error(envelope.id, error)
         finally:
             self._hub.request_finished()
+
+    async def _from_receipt(self, request: Request) -> str | None:
+        """The reply to `request` if it was done before (here, on another instance, or before
+        a restart); None if it was not."""
+        receipt = await self._receipts.find(request.subject, request.id)
+        if receipt is None:
+            return None
+        if receipt.request.digest != request.digest:
+            return encode_error(request.id, reused(request.id))
+        return encode("ack", request.id, receipt.reply)

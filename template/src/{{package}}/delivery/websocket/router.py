@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ...usecase.receipts import Request
 from ..errors import ErrorCode, ProtocolError
 from .client import Client
 from .protocol import Envelope, encode
@@ -15,10 +16,11 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent a request, as handlers see it."""
+    """Who sent a request, as handlers see it; `request` names a write that keeps a receipt."""
 
     subject: str
     client: Client
+    request: Request | None = None
 
 
 Handler = Callable[[Any, Caller], Awaitable[dict[str, Any]]]
@@ -30,6 +32,7 @@ class Router:
     def __init__(self) -> None:
         self._routes: dict[str, tuple[type[BaseModel], Handler]] = {}
         self._forgotten: set[str] = set()
+        self._durable: set[str] = set()
         self._events: dict[str, type[BaseModel]] = {}
 
     def add(
@@ -38,18 +41,26 @@ class Router:
         model: type[M],
         handler: Callable[[M, Caller], Awaitable[dict[str, Any]]],
         remember: bool = True,
+        durable: bool = False,
     ) -> None:
         """Route `type`; `remember=False` for requests about the connection itself (room.join),
-        whose replies must not be replayed to a re-send on another connection."""
+        whose replies must not be replayed to a re-send on another connection; `durable=True`
+        for writes whose reply is stored with the write (usecase/receipts.py), so that a
+        re-send after a restart, or to another instance, is answered from it."""
         if type in self._routes:
             raise ValueError(f"{type!r} is routed twice")
         self._routes[type] = (model, handler)
         if not remember:
             self._forgotten.add(type)
+        if durable:
+            self._durable.add(type)
 
     def remembers(self, type: str) -> bool:
         """Whether a re-sent request of this type gets the first reply again."""
         return type not in self._forgotten
+
+    def is_durable(self, type: str) -> bool:
+        return type in self._durable
 
     def announce(self, type: str, model: type[BaseModel]) -> None:
         """Declare a message the server sends on its own (an event), for the AsyncAPI document."""
