@@ -174,5 +174,6 @@ def test_an_unreachable_redis_stops_the_start_up(tmp_path: Path) -> None:
     assert finished.returncode == 1, said
     assert f"BACKPLANE_URL redis://:***@127.0.0.1:{nobody}/0: cannot reach Redis" in said
     assert "leave BACKPLANE_URL empty" in said
+    assert len(said.strip().splitlines()) == 1, said
     assert "hunter2-secret" not in said
     assert "Traceback" not in said

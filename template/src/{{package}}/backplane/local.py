@@ -1,6 +1,7 @@
 """One instance alone (BACKPLANE_URL empty): there are no other instances to reach."""
 
 from ..usecase.backplane import Backplane, Receive
+from ..usecase.replies import Remembered, SharedReplies
 
 
 class LocalBackplane(Backplane):
@@ -17,4 +18,14 @@ class LocalBackplane(Backplane):
         return None
 
     async def publish(self, channel: str, message: str) -> None:
+        return None
+
+
+class LocalReplies(SharedReplies):
+    """One instance alone: its ReplyCache remembers every reply already."""
+
+    async def recall(self, subject: str, request_id: str) -> Remembered | None:
+        return None
+
+    async def keep(self, subject: str, request_id: str, remembered: Remembered) -> None:
         return None

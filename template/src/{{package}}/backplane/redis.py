@@ -224,8 +224,8 @@ def check(url: str) -> None:
         client.ping()
     except RedisError as error:
         raise BackplaneUnavailableError(
-            f"BACKPLANE_URL {redacted(url)}: cannot reach Redis ({error}).\n"
-            "Start Redis there, or leave BACKPLANE_URL empty to run a single instance."
+            f"BACKPLANE_URL {redacted(url)}: cannot reach Redis ({str(error).rstrip('.')}); "
+            "start it, or leave BACKPLANE_URL empty to run a single instance"
         ) from None
     finally:
         client.close()

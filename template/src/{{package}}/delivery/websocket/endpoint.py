@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
-from ...usecase.receipts import ReceiptStore, Request
+from ...usecase.receipts import Request
 from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, presented_token
 from ..errors import ErrorCode, ProtocolError, field_problems, to_protocol_error
 from ..origins import origin_allowed
 from .client import Client, ClientLimits
+from .earlier import EarlierReplies
 from .hub import Hub
 from .prepared import prepared_writer
 from .protocol import (
@@ -25,8 +26,8 @@ from .protocol import (
     encode_error,
     readable_id,
 )
-from .replies import ReplyCache, digest, reused
-from .router import Caller, Router
+from .replies import ReplyCache, digest
+from .router import Caller, Resend, Router
 
 log = logging.getLogger(__name__)
 NOT_JSON = object()
@@ -45,14 +46,14 @@ class Endpoint:
         hub: Hub,
         router: Router,
         replies: ReplyCache,
-        receipts: ReceiptStore,
+        earlier: EarlierReplies,
         authenticator: Authenticator,
         limits: Limits,
     ) -> None:
         self._hub = hub
         self._router = router
         self._replies = replies
-        self._receipts = receipts
+        self._earlier = earlier
         self._authenticator = authenticator
         self._limits = limits
 
@@ -143,36 +144,46 @@ class Endpoint:
             client.deliver(encode("pong", envelope.id, envelope.data))
         elif envelope.type == "pong":
             return
-        elif self._router.remembers(envelope.type):
-            asked = digest(envelope)
-            durable = self._router.is_durable(envelope.type)
-            request = Request(client.subject, envelope.id, asked) if durable else None
-            caller = Caller(client.subject, client, request)
+        elif (resend := self._router.resend(envelope.type)) is Resend.RUNS_AGAIN:
+            client.deliver(await self._answer(envelope, Caller(client.subject, client), resend))
+        else:
+            request = Request(client.subject, envelope.id, digest(envelope))
+            # Only a write carries its request down to the use case, to store its receipt.
+            caller = Caller(client.subject, client, request if resend is Resend.RECEIPT else None)
             try:
                 reply = await self._replies.reply(
-                    client.subject, envelope.id, lambda: self._answer(envelope, caller), asked
+                    client.subject,
+                    envelope.id,
+                    lambda: self._answer(envelope, caller, resend, request),
+                    request.digest,
                 )
             except ProtocolError as error:  # the id was used for another request
                 reply = encode_error(envelope.id, error)
             client.deliver(reply)
-        else:
-            client.deliver(await self._answer(envelope, Caller(client.subject, client)))
 
-    async def _answer(self, envelope: Envelope, caller: Caller) -> str:
+    async def _answer(
+        self,
+        envelope: Envelope,
+        caller: Caller,
+        resend: Resend,
+        request: Request | None = None,
+    ) -> str:
+        """Run the request once on this instance (the ReplyCache sees to that), unless
+        it was answered before a restart or on another instance."""
         self._hub.request_started()
         try:
-            if caller.request is not None:
-                replayed = await self._from_receipt(caller.request)
-                if replayed is not None:
-                    return replayed
-            return await self._router.dispatch(envelope, caller)
+            if request is not None and (earlier := await self._earlier.find(request, resend)):
+                return earlier
+            reply = await self._router.dispatch(envelope, caller)
+            if request is not None:
+                await self._earlier.keep(request, resend, reply)
+            return reply
         except Exception as failure:
-            if caller.request is not None:
+            if request is not None:
                 # A run of the same request elsewhere may have won the race: answer as it did.
                 with contextlib.suppress(Exception):
-                    replayed = await self._from_receipt(caller.request)
-                    if replayed is not None:
-                        return replayed
+                    if earlier := await self._earlier.find(request, resend):
+                        return earlier
             error = to_protocol_error(failure)
             if error is None:
                 log.exception("%s %s failed", envelope.type, envelope.id)
@@ -182,13 +193,3 @@ class Endpoint:
             return encode_error(envelope.id, error)
         finally:
             self._hub.request_finished()
-
-    async def _from_receipt(self, request: Request) -> str | None:
-        """The reply to `request` if it was done before (here, on another instance, or before
-        a restart); None if it was not."""
-        receipt = await self._receipts.find(request.subject, request.id)
-        if receipt is None:
-            return None
-        if receipt.request.digest != request.digest:
-            return encode_error(request.id, reused(request.id))
-        return encode("ack", request.id, receipt.reply)

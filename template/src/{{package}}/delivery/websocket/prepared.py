@@ -2,7 +2,7 @@
 
 A server's text frame is the same bytes for every peer (servers do not mask), yet the ASGI
 `websocket.send` event makes the server encode and frame the text again for each recipient.
-The server (server.py) offers them as an ASGI extension on connections that negotiated no
+The server (uvicorn_tuning.py) offers them as an ASGI extension on connections that negotiated no
 compression: a callable that writes finished frame bytes. Under any other server the
 extension is absent and clients send through ASGI as usual.
 """

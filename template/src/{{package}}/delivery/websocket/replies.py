@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from ..errors import ErrorCode, ProtocolError
 from .protocol import Envelope
 
-Remembered = tuple[float, str, asyncio.Future[str]]  # expiry, digest of the request, reply
+Entry = tuple[float, str, asyncio.Future[str]]  # expiry, digest of the request, reply
 
 
 def digest(envelope: Envelope) -> str:
@@ -44,7 +44,7 @@ class ReplyCache:
         self._ttl = ttl
         self._per_subject = per_subject
         self._clock = clock
-        self._subjects: dict[str, OrderedDict[str, Remembered]] = {}
+        self._subjects: dict[str, OrderedDict[str, Entry]] = {}
         self._calls = 0
 
     async def reply(
@@ -91,7 +91,7 @@ class ReplyCache:
         if known is not None and not known[2].done():
             del replies[request_id]
 
-    def _forget_expired(self, replies: OrderedDict[str, Remembered], now: float) -> None:
+    def _forget_expired(self, replies: OrderedDict[str, Entry], now: float) -> None:
         while replies:
             request_id, (expires, _, future) = next(iter(replies.items()))
             if expires > now or not future.done():

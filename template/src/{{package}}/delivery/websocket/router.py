@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +13,15 @@ from .client import Client
 from .protocol import Envelope, encode
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Resend(Enum):
+    """What a re-sent request (same subject, same id) gets, by the kind of request."""
+
+    RUNS_AGAIN = "runs again"  # it is about the connection itself (room.join)
+    FIRST_REPLY_HERE = "first reply, from this instance"  # reads: elsewhere they run again
+    FIRST_REPLY_ANYWHERE = "first reply, from any instance"  # through the backplane
+    RECEIPT = "first reply, stored with the write"  # writes (usecase/receipts.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +41,7 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: dict[str, tuple[type[BaseModel], Handler]] = {}
-        self._forgotten: set[str] = set()
-        self._durable: set[str] = set()
+        self._resends: dict[str, Resend] = {}
         self._events: dict[str, type[BaseModel]] = {}
 
     def add(
@@ -40,27 +49,17 @@ class Router:
         type: str,
         model: type[M],
         handler: Callable[[M, Caller], Awaitable[dict[str, Any]]],
-        remember: bool = True,
-        durable: bool = False,
+        resend: Resend = Resend.FIRST_REPLY_HERE,
     ) -> None:
-        """Route `type`; `remember=False` for requests about the connection itself (room.join),
-        whose replies must not be replayed to a re-send on another connection; `durable=True`
-        for writes whose reply is stored with the write (usecase/receipts.py), so that a
-        re-send after a restart, or to another instance, is answered from it."""
+        """Route `type`; `resend` says what a re-send of it gets."""
         if type in self._routes:
             raise ValueError(f"{type!r} is routed twice")
         self._routes[type] = (model, handler)
-        if not remember:
-            self._forgotten.add(type)
-        if durable:
-            self._durable.add(type)
+        self._resends[type] = resend
 
-    def remembers(self, type: str) -> bool:
-        """Whether a re-sent request of this type gets the first reply again."""
-        return type not in self._forgotten
-
-    def is_durable(self, type: str) -> bool:
-        return type in self._durable
+    def resend(self, type: str) -> Resend:
+        """What a re-send of `type` gets; an unknown type runs again (and fails again)."""
+        return self._resends.get(type, Resend.RUNS_AGAIN)
 
     def announce(self, type: str, model: type[BaseModel]) -> None:
         """Declare a message the server sends on its own (an event), for the AsyncAPI document."""
