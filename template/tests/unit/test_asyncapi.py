@@ -44,6 +44,12 @@ def test_it_is_asyncapi_3(spec: dict[str, Any]) -> None:
     assert spec["channels"]["ws"]["address"] == "/ws"
 
 
+def test_the_channel_says_any_instance_answers(spec: dict[str, Any]) -> None:
+    description = spec["channels"]["ws"]["description"]
+    assert "BACKPLANE_URL" in description
+    assert "reconnect to any of them" in description
+
+
 def test_every_request_event_and_reply_is_listed(spec: dict[str, Any]) -> None:
     expected = REQUESTS | EVENTS | {"ack", "error", "ping", "pong"}
     if ROOMS:

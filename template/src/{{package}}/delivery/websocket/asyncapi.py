@@ -60,7 +60,9 @@ def document(router: Router, title: str, version: str, description: str) -> dict
         "servers": {
             "local": {"host": "127.0.0.1:8000", "protocol": "ws", "pathname": "/ws"},
         },
-        "channels": {"ws": {"address": "/ws", "messages": messages}},
+        "channels": {
+            "ws": {"address": "/ws", "description": SEVERAL_INSTANCES, "messages": messages}
+        },
         "operations": operations,
         "components": {"schemas": schemas},
     }
@@ -88,6 +90,11 @@ def envelope(type: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+SEVERAL_INSTANCES = (
+    "Every instance of the service answers on /ws. Instances that share BACKPLANE_URL (Redis) "
+    "deliver room messages and events to every client, whichever instance it is connected to, "
+    "and answer a re-sent request with its first reply; a client may reconnect to any of them."
+)
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 ERROR_DATA: dict[str, Any] = {
     "type": "object",
