@@ -37,9 +37,9 @@ Frame = dict[str, Any]
 
 @dataclass
 class Target:
-    """The server under test, as the orchestrator describes it."""
+    """The server under test, as the orchestrator describes it: one port per instance."""
 
-    port: int
+    ports: list[int]
     http_port: int
     rooms: bool
     room: str
@@ -52,6 +52,14 @@ class Target:
     def event_type(self) -> str:
         """What a listener receives for each message the publisher sends."""
         return "room.message" if self.rooms else f"{self.entity}.created"
+
+    def instance(self, index: int) -> int:
+        """Which instance client `index` connects to: listeners round robin, everyone else
+        (the publisher, the request/response clients) the first."""
+        return index % len(self.ports) if index >= 0 else 0
+
+    def port(self, index: int) -> int:
+        return self.ports[self.instance(index)]
 
     def token(self, index: int) -> str | None:
         kind = self.credentials["kind"]
@@ -181,7 +189,7 @@ class Generator:
         """A connected client (index < 0: not a listener), in the room when there are rooms."""
         assert self.target is not None
         connection = await open_websocket(
-            self.target.port,
+            self.target.port(index),
             self.target.headers(index),
             index,
             self.on_message,
@@ -209,6 +217,8 @@ class Generator:
     ) -> Frame:
         """Open `count` listeners (indices from `start`); the first `stalling` of them will
         stall later, one in each stalled round."""
+        assert self.target is not None
+        target = self.target
         gate = asyncio.Semaphore(concurrency)
         times: list[float] = []
         errors: list[str] = []
@@ -231,7 +241,11 @@ class Generator:
         began = time.monotonic()
         await asyncio.gather(*(one(index) for index in range(start, start + count)))
         self.listeners.extend(sorted(opened, key=lambda connection: connection.index))
+        per_instance = [0] * len(target.ports)
+        for connection in opened:
+            per_instance[target.instance(connection.index)] += 1
         return {
+            "per_instance": per_instance,
             "connected": len(opened),
             "failed": len(errors),
             "errors": errors[:5],

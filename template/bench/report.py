@@ -37,6 +37,20 @@ ROWS: list[tuple[str, str, str, str]] = [
 ]
 
 
+# The rows of the `--instances` table: the fan-out phases that it runs on N instances.
+INSTANCE_ROWS: list[tuple[str, str, str, str]] = [
+    ("paced delivery p50", "paced.p50_ms", "ms", ".2f"),
+    ("paced delivery p99", "paced.p99_ms", "ms", ".2f"),
+    ("paced delivery max", "paced.max_ms", "ms", ".2f"),
+    ("paced lost", "paced.lost", "", "d"),
+    ("burst deliveries per second", "burst.deliveries_per_second", "/s", ",.0f"),
+    ("burst CPU per delivery, all servers", "burst.cpu_us_per_delivery", "us", ".1f"),
+    ("burst lost", "burst.lost", "", "d"),
+]
+INSTANCE_PHASES = ("paced", "burst")
+LATENCIES = ("paced.p50_ms", "paced.p99_ms", "paced.max_ms")
+GOAL_ADDED_MS = 5.0  # paced p99 on N instances at most this much over one, at 1,000 clients
+
 # No service / baseline ratio for these: settings, counts of clients, and ratios already.
 SETTINGS = frozenset({"clients", "messages", "rate", "expected", "generators", "rounds"})
 SETTINGS |= {"connected", "evicted", "counted", "ws_over_rest_get", "ws_over_rest_create"}
@@ -90,6 +104,19 @@ def ratios(service: Frame, baseline: Frame, prefix: str = "") -> Frame:
     return result
 
 
+def versus_one(instances: Frame, one: Frame) -> Frame:
+    """N instances' fan-out figures against one instance's of the same run: `ratio` (N / one,
+    as `ratios` computes it) and `added_ms`, what the hop through Redis adds to each latency."""
+    phases = {phase: instances[phase] for phase in INSTANCE_PHASES}
+    single = {phase: one[phase] for phase in INSTANCE_PHASES}
+    added = {}
+    for path in LATENCIES:
+        mine, theirs = lookup(instances, path), lookup(one, path)
+        if _number(mine) and _number(theirs):
+            added[path] = round(mine - theirs, 3)
+    return {"ratio": ratios(phases, single), "added_ms": added}
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -119,13 +146,51 @@ def table(results: Frame) -> str:
                     "" if share is None else f"{share:.2f}x",
                 )
             )
-    widths = [max(len(row[column]) for row in [header, *lines]) for column in range(4)]
+    return _render(header, lines)
+
+
+def instances_table(results: Frame) -> str:
+    """N instances next to the one instance of the same run, then the goal's figure."""
+    instances, one = results["instances"], results["service"]
+    count = instances["count"]
+    header = ("figure", "1 instance", f"{count} instances", "ratio", "difference")
+    lines: list[tuple[str, ...]] = []
+    for label, path, unit, style in INSTANCE_ROWS:
+        share = instances["ratio"].get(path)
+        added = instances["added_ms"].get(path)
+        lines.append(
+            (
+                label,
+                _cell(lookup(one, path), unit, style),
+                _cell(lookup(instances, path), unit, style),
+                "" if share is None else f"{share:.2f}x",
+                "" if added is None else f"{added:+.2f} ms",
+            )
+        )
+    clients = results["meta"]["settings"]["clients"]
+    added = instances["added_ms"].get("paced.p99_ms")
+    shown = "-" if added is None else f"{added:+.2f} ms"
+    title = (
+        f"{count} instances on one private Redis (paced and burst fan-out only): the listeners "
+        f"round robin, the publisher on the first;\nratio and difference = {count} instances "
+        f"against 1, the service above"
+    )
+    goal = (
+        f"paced p99 at {clients:,} clients, {count} instances over one: {shown} "
+        f"(the goal: within +{GOAL_ADDED_MS:g} ms at 1,000 clients)"
+    )
+    return f"{title}\n\n{_render(header, lines)}\n{goal}"
+
+
+def _render(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    columns = len(header)
+    widths = [max(len(row[column]) for row in [header, *lines]) for column in range(columns)]
     rule = "  ".join("-" * width for width in widths)
     rendered = [_line(header, widths), rule] + [_line(row, widths) for row in lines]
     return "\n".join(rendered)
 
 
-def _line(row: tuple[str, str, str, str], widths: list[int]) -> str:
+def _line(row: Sequence[str], widths: list[int]) -> str:
     first = row[0].ljust(widths[0])
     return "  ".join(
         [first, *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
@@ -159,12 +224,13 @@ def draw(path: Path, results: Frame, latencies: dict[str, list[float]]) -> bool:
 
     figure = Figure(figsize=(14, 4.5), layout="constrained")
     cdf, rate, cost = figure.subplots(1, 3)
-    colours = {"service": "tab:blue", "baseline": "tab:orange"}
+    colours = {"service": "tab:blue", "baseline": "tab:orange", "instances": "tab:green"}
+    labels = {"instances": f"{results.get('instances', {}).get('count')} instances"}
     for name, values in latencies.items():
         ordered = sorted(value for value in values if value > 0)
         if ordered:
             share = [(rank + 1) / len(ordered) for rank in range(len(ordered))]
-            cdf.plot(ordered, share, label=name, color=colours[name])
+            cdf.plot(ordered, share, label=labels.get(name, name), color=colours[name])
     cdf.set_xscale("log")
     cdf.set_xlabel("delivery latency (ms, log scale)")
     cdf.set_ylabel("share of deliveries")

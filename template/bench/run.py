@@ -15,6 +15,10 @@ servers' own processes. Phases, each with a timeout:
 5. burst fan-out: a burst of messages; deliveries per second, and whether any was lost;
 6. the sweep: fan-out again at each room size.
 
+With `--instances N` (N > 1) it then runs the service as N instances on a private Redis
+(`bench/redis.py`), the listeners spread round robin over them, for the paced and burst
+fan-out only, and compares them with the one instance of the same run.
+
 Without rooms there is no `room.publish`: the publisher creates entities instead, and every
 connection receives each `<entity>.created` event. See docs/performance.md.
 """
@@ -33,10 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,7 @@ from typing import Any
 from bench import report
 from bench.progress import Progress
 from bench.project import Project, discover
+from bench.redis import MISSING, RedisServer, RedisStartError, find_program
 from bench.system import cpu_seconds, raise_fd_limit, rss_kib
 
 Frame = dict[str, Any]
@@ -84,6 +90,7 @@ class Plan:
     rr_seconds: float
     stall_ping_bytes: int
     compression: bool
+    instances: int
 
 
 def automatic_rate(clients: int) -> float:
@@ -140,6 +147,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="permessage-deflate on the servers (default: as the service ships; "
         "the baseline follows)",
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="also run the paced and burst fan-out on N instances of the service sharing a "
+        "private Redis, and compare (default: 1, one instance only; needs redis-server)",
+    )
     parser.add_argument("--package", help="the service's package (default: from pyproject.toml)")
     parser.add_argument(
         "--out", type=Path, default=Path("bench/results"), help="default: %(default)s"
@@ -155,6 +169,8 @@ def make_plan(arguments: argparse.Namespace, project: Project) -> Plan:
     )
     if arguments.clients < 2 or any(size < 1 for size in sweep):
         raise SystemExit("--clients must be 2 or more, and sweep sizes 1 or more")
+    if arguments.instances < 1:
+        raise SystemExit("--instances must be 1 or more")
     largest = max([arguments.clients, *sweep])
     # At least two: one generator alone saturates its core in a burst before the server does.
     generators = arguments.generators or max(2, math.ceil(largest / PER_GENERATOR))
@@ -173,6 +189,7 @@ def make_plan(arguments: argparse.Namespace, project: Project) -> Plan:
         rr_seconds=arguments.rr_seconds,
         stall_ping_bytes=arguments.stall_ping_bytes,
         compression=compression,
+        instances=arguments.instances,
     )
 
 
@@ -193,8 +210,54 @@ class Server:
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.process.pid)
 
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
+
+
+@dataclass
+class Instances:
+    """N instances of the service on one Redis (and one SQLite file), measured as one server:
+    their memory and CPU time are the instances' and Redis' together."""
+
+    servers: list[Server]
+    redis: RedisServer
+
+    @property
+    def name(self) -> str:
+        return f"{len(self.servers)} instances"
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    @property
+    def http_port(self) -> int:
+        return self.servers[0].http_port
+
+    def rss_kib(self) -> int:
+        return sum(server.rss_kib() for server in self.servers) + self.redis.rss_kib()
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers) + self.redis.cpu_seconds()
+
+    def output(self) -> str:
+        logs = [(f"instance {n + 1}", server.output()) for n, server in enumerate(self.servers)]
+        logs.append(("redis", self.redis.output()))
+        return "\n".join(f"--- {name}:\n{log}" for name, log in logs)
+
+    def stop(self) -> None:
+        """The instances first: each says goodbye to Redis as it stops."""
+        for server in self.servers:
+            stop(server)
+            server.log.unlink(missing_ok=True)
+        self.redis.stop()
+
+
+Measured = Server | Instances
 
 
 def free_port() -> int:
@@ -217,8 +280,11 @@ def credentials(project: Project) -> tuple[dict[str, str], Frame]:
     return {}, {"kind": "none"}
 
 
-def start_service(project: Project, plan: Plan, workdir: Path, auth: dict[str, str]) -> Server:
-    """`python -m <package>` in `workdir` (so that no `.env` of the project applies)."""
+def start_service(
+    project: Project, plan: Plan, workdir: Path, auth: dict[str, str], backplane: str = ""
+) -> Server:
+    """`python -m <package>` in `workdir` (so that no `.env` of the project applies); with
+    `backplane`, a Redis URL, as one of several instances."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in project.settings}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project.source), env.get("PYTHONPATH")]))
@@ -233,6 +299,8 @@ def start_service(project: Project, plan: Plan, workdir: Path, auth: dict[str, s
     } | auth
     if plan.compression != project.compression:
         env["WS_COMPRESSION"] = "true" if plan.compression else "false"
+    if backplane:
+        env["BACKPLANE_URL"] = backplane
     command = [sys.executable, "-m", project.package]
     return launch("service", command, env, workdir, port, port)
 
@@ -247,6 +315,36 @@ def start_baseline(project: Project, plan: Plan, workdir: Path) -> Server:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project.root), env.get("PYTHONPATH")]))
     return launch("baseline", command, env, project.root, port, http_port)
+
+
+def start_instances(
+    project: Project, plan: Plan, workdir: Path, auth: dict[str, str], redis: RedisServer
+) -> Instances:
+    """Redis, then `plan.instances` services on it, sharing `workdir` and its SQLite file."""
+    try:
+        redis.start()
+    except RedisStartError as error:
+        raise BenchError(str(error)) from None
+    instances = Instances([], redis)
+    try:
+        for _ in range(plan.instances):
+            start = partial(start_service, project, plan, workdir, auth, redis.url)
+            instances.servers.append(retrying(start))
+    except BaseException:
+        instances.stop()
+        raise
+    return instances
+
+
+def retrying(start: Callable[[], Server]) -> Server:
+    """`start()`, again if the free port it chose was taken before the server bound it."""
+    for _ in range(2):
+        try:
+            return start()
+        except BenchError as error:
+            if "address already in use" not in str(error).lower():
+                raise
+    return start()
 
 
 def launch(
@@ -362,7 +460,7 @@ class Driver:
 
     def __init__(
         self,
-        server: Server,
+        server: Measured,
         plan: Plan,
         generators: list[LoadGenerator],
         progress: Progress,
@@ -416,14 +514,34 @@ class Driver:
         burst, _ = await self.fan_out("burst", plan.burst, None, keep=False)
         figures["burst"] = {key: burst[key] for key in BURST}
         figures["sweep"] = await self.sweep()
-        figures["load"] = {
+        figures["load"] = self.load_figures()
+        return figures, latencies
+
+    async def run_fan_out(self) -> tuple[Frame, list[float]]:
+        """Connect, then the paced and burst fan-out only (what `--instances` compares): the
+        other phases do not cross instances, so they would only measure one instance again."""
+        plan = self.plan
+        figures: Frame = {}
+        self.progress.step(f"{self.name}: connecting {plan.clients:,} clients")
+        figures["connect"], _ = await self.connect(plan.clients, stall=False)
+        await self.generators[0].call("publisher", 30)
+        await self.warm_up(plan.rate)
+        self.progress.step(f"{self.name}: paced fan-out")
+        figures["paced"], latencies = await self.paced()
+        self.progress.step(f"{self.name}: burst fan-out")
+        burst, _ = await self.fan_out("burst", plan.burst, None, keep=False)
+        figures["burst"] = {key: burst[key] for key in BURST}
+        figures["load"] = self.load_figures()
+        return figures, latencies
+
+    def load_figures(self) -> Frame:
+        return {
             "generators": len(self.generators),
             "generator_cpu_max_percent": max(
                 phase["generator_cpu_percent"] for phase in self.load.values()
             ),
             "phases": self.load,
         }
-        return figures, latencies
 
     async def paced(self) -> tuple[Frame, list[float]]:
         """PACED_ROUNDS paced runs; each latency figure is the median of the rounds' figures.
@@ -537,6 +655,7 @@ class Driver:
         if connected < count * 0.99:
             raise BenchError(f"{count - connected} of {count} clients failed: {failures[:1]}")
         times = [value for result in results for value in result["connect_ms"]]
+        per_instance = [result["per_instance"] for result in results]
         figures = {
             "clients": count,
             "connected": connected,
@@ -546,6 +665,8 @@ class Driver:
             "per_second": round(connected / seconds, 1),
             **{key: value for key, value in report.latency_figures(times).items()},
         }
+        if len(self.server.ports) > 1:  # clients connected to each instance
+            figures["per_instance"] = [sum(counts) for counts in zip(*per_instance, strict=True)]
         memory = {
             "rss_before_kib": rss_before,
             "rss_after_kib": rss_after,
@@ -709,13 +830,18 @@ BURST += ["deliveries_per_second", "cpu_us_per_delivery"]
 
 
 async def drive(
-    server: Server, project: Project, plan: Plan, presented: Frame, progress: Progress
+    server: Measured,
+    project: Project,
+    plan: Plan,
+    presented: Frame,
+    progress: Progress,
+    fan_out_only: bool = False,
 ) -> tuple[Frame, list[float]]:
     starting = (LoadGenerator.start(number, project.root) for number in range(plan.generators))
     generators = list(await asyncio.gather(*starting))
     try:
         target = {
-            "port": server.port,
+            "ports": server.ports,
             "http_port": server.http_port,
             "rooms": project.rooms,
             "room": ROOM,
@@ -725,7 +851,8 @@ async def drive(
             "credentials": presented,
         }
         await asyncio.gather(*(generator.call("target", 30, **target) for generator in generators))
-        return await Driver(server, plan, generators, progress).run()
+        driver = Driver(server, plan, generators, progress)
+        return await (driver.run_fan_out() if fan_out_only else driver.run())
     finally:
         await asyncio.gather(*(generator.stop() for generator in generators))
 
@@ -774,13 +901,16 @@ def meta(project: Project, plan: Plan) -> Frame:
             "rr_seconds": plan.rr_seconds,
             "stall_ping_bytes": plan.stall_ping_bytes,
             "compression": plan.compression,
+            "instances": plan.instances,
         },
     }
 
 
 def warnings(results: Frame, plan: Plan) -> list[str]:
     found = []
-    for name in ("service", "baseline"):
+    for name in ("service", "baseline", "instances"):
+        if name not in results:
+            continue
         load = results[name]["load"]
         for phase, figures in load["phases"].items():
             if figures["generator_cpu_percent"] > BUSY_GENERATOR:
@@ -789,16 +919,31 @@ def warnings(results: Frame, plan: Plan) -> list[str]:
                     f"{name}, {phase}: a load generator was {busy:.0f}% busy, so it may have "
                     f"slowed the figures down; compare with --generators {plan.generators + 1}"
                 )
-        phases = {phase: results[name][phase] for phase in ("paced", "stalled", "burst")}
-        phases |= {f"sweep {point['clients']:,}": point for point in results[name]["sweep"]}
+        ran = results[name]  # the instances ran neither the stalled rounds nor the sweep
+        phases = {phase: ran[phase] for phase in ("paced", "stalled", "burst") if phase in ran}
+        phases |= {f"sweep {point['clients']:,}": point for point in ran.get("sweep", [])}
         for phase, figures in phases.items():
             if figures["lost"]:
                 found.append(f"{name}, {phase}: {figures['lost']} deliveries were lost")
-        if not results[name]["stalled"]["evicted"]:
-            codes = results[name]["stalled"]["close_codes"]
+        if "stalled" in ran and not ran["stalled"]["evicted"]:
+            codes = ran["stalled"]["close_codes"]
             found.append(f"{name}: not every stalled client was evicted with 1013: {codes}")
     if (os.cpu_count() or 1) < 2:
         found.append("one CPU: the servers and the load generators share it")
+    return found
+
+
+def redis_for_instances(project: Project, plan: Plan) -> str | None:
+    """The `redis-server` that `--instances` needs (None without the option); stops the run
+    before anything starts when the service cannot run as instances or Redis is missing."""
+    if plan.instances == 1:
+        return None
+    if "BACKPLANE_URL" not in project.settings:
+        raise SystemExit("--instances: this service has no BACKPLANE_URL setting to share Redis")
+    found = find_program()
+    if found is None:
+        print(f"python -m bench: {MISSING}", file=sys.stderr)
+        raise SystemExit(2)
     return found
 
 
@@ -808,9 +953,10 @@ def main(argv: list[str] | None = None) -> None:
     root = Path.cwd()
     project = discover(root, arguments.package)
     plan = make_plan(arguments, project)
+    redis_server = redis_for_instances(project, plan)
     out = arguments.out if arguments.out.is_absolute() else root / arguments.out
     out.mkdir(parents=True, exist_ok=True)
-    progress = Progress(2 * (6 + len(plan.sweep)) + 1)
+    progress = Progress(2 * (6 + len(plan.sweep)) + 1 + (4 if redis_server else 0))
     results: Frame = {"meta": meta(project, plan)}
     latencies: dict[str, list[float]] = {}
     started = time.monotonic()
@@ -820,17 +966,12 @@ def main(argv: list[str] | None = None) -> None:
             progress.step(f"{name}: starting")
             workdir = Path(scratch) / name
             workdir.mkdir()
+            if name == "service":
+                start = partial(start_service, project, plan, workdir, presented_env)
+            else:
+                start = partial(start_baseline, project, plan, workdir)
             try:
-                for attempt in range(3):  # a free port may be taken before the server binds it
-                    try:
-                        if name == "service":
-                            server = start_service(project, plan, workdir, presented_env)
-                        else:
-                            server = start_baseline(project, plan, workdir)
-                        break
-                    except BenchError as error:
-                        if attempt == 2 or "address already in use" not in str(error).lower():
-                            raise
+                server = retrying(start)
             except BenchError as error:
                 raise SystemExit(f"\n{error}") from None
             try:
@@ -842,6 +983,26 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 stop(server)
                 server.log.unlink(missing_ok=True)
+        if redis_server:
+            progress.step(f"{plan.instances} instances: starting Redis and the instances")
+            workdir = Path(scratch) / "instances"
+            workdir.mkdir()
+            try:
+                instances = start_instances(
+                    project, plan, workdir, presented_env, RedisServer(redis_server, workdir)
+                )
+            except BenchError as error:
+                raise SystemExit(f"\n{error}") from None
+            try:
+                figures, latencies["instances"] = asyncio.run(
+                    drive(instances, project, plan, presented, progress, fan_out_only=True)
+                )
+            except BenchError as error:
+                raise SystemExit(f"\n{instances.name}: {error}\n{instances.output()}") from None
+            finally:
+                instances.stop()
+            results["instances"] = {"count": plan.instances, **figures}
+            results["instances"] |= report.versus_one(figures, results["service"])
     progress.step("writing the results")
     results["ratio"] = report.ratios(results["service"], results["baseline"])
     results["warnings"] = warnings(results, plan)
@@ -854,6 +1015,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{plan.clients:,} clients, {plan.rate:g} paced messages/s; ratio = service / baseline")
     print()
     print(report.table(results))
+    if "instances" in results:
+        print()
+        print(report.instances_table(results))
     for warning in results["warnings"]:
         print(f"warning: {warning}")
     if drawn:

@@ -4,15 +4,24 @@ For the service and for the baseline alike it must show what the server did, not
 figures came out: each stalled client evicted with 1013, and every other client that connected
 receiving every message in every phase (a server that drops a healthy client loses its
 deliveries). Then every figure, and the picture. Nothing here asserts on timing: benchmarks
-print figures. It is one test, so that a parallel run starts the benchmark once.
+print figures. Each run is one test, so that a parallel run starts each benchmark once.
+
+With redis-server installed, the same tiny load also runs with `--instances 2` (no sweep): the
+clients spread over two instances on one private Redis, so that half of them can only receive
+the publisher's messages through Redis, and every one of them must receive every message.
 """
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests.servers.redis import redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300  # seconds; the run takes about a minute
@@ -38,6 +47,8 @@ FIGURES = {
     "burst": {"deliveries", "expected", "lost", "listeners", "deliveries_per_second"},
     "load": {"generators", "generator_cpu_max_percent", "phases"},
 }
+INSTANCES = 2
+INSTANCE_FIGURES = {"count", "connect", "paced", "burst", "load", "ratio", "added_ms"}
 OPERATIONS = {"ws_get", "ws_create", "rest_get", "rest_create"}
 WS_OVER_REST = {"ws_over_rest_get", "ws_over_rest_create"}  # ops/s of one over the other
 
@@ -118,15 +129,20 @@ def assert_every_figure_is_there(name: str, figures: Frame) -> None:
     assert figures["connect"]["connected"] == CLIENTS, name
 
 
-def test_the_benchmark_measures_both_servers(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", *TINY, f"--out={tmp_path}"],
+def bench(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *arguments],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
     )
+
+
+def test_the_benchmark_measures_both_servers(tmp_path: Path) -> None:
+    run = bench(*TINY, f"--out={tmp_path}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "burst deliveries per second" in run.stdout
     assert "fan-out:" in run.stdout
@@ -146,3 +162,54 @@ def test_the_benchmark_measures_both_servers(tmp_path: Path) -> None:
         assert not picture.exists()
     else:
         assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def assert_every_client_on_every_instance_got_every_message(instances: Frame) -> None:
+    """Round robin: half the clients are on the publisher's instance, the other half hear it
+    only through Redis. None stalls here, so every one that connected counts."""
+    connect = instances["connect"]
+    assert connect["connected"] == CLIENTS, connect
+    assert connect["per_instance"] == [CLIENTS // INSTANCES] * INSTANCES, connect
+    everyone = {"connected": CLIENTS, "evicted": 0, "counted": CLIENTS}
+    for phase in ("paced", "burst"):
+        counts = instances[phase]
+        assert FIGURES[phase] <= set(counts), (phase, counts)
+        assert counts["listeners"] == everyone, (phase, counts["listeners"])
+        assert counts["lost"] == 0, f"{phase}: {counts['lost']} deliveries were lost: {counts}"
+        should = CLIENTS * counts["messages"]
+        assert counts["expected"] == should == counts["deliveries"], (phase, counts)
+
+
+@pytest.mark.servers
+def test_the_benchmark_measures_instances_sharing_redis_against_one(tmp_path: Path) -> None:
+    redis_server()  # skips the test without Redis, or fails it when REQUIRE_SERVERS is set
+    run = bench(*TINY, "--sweep=none", f"--instances={INSTANCES}", f"--out={tmp_path}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{INSTANCES} instances on one private Redis" in run.stdout
+    assert "the goal: within +5 ms" in run.stdout
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["meta"]["settings"]["instances"] == INSTANCES
+    instances, one = results["instances"], results["service"]
+    assert set(instances) == INSTANCE_FIGURES  # the stalled rounds and the sweep did not run
+    assert instances["count"] == INSTANCES
+    assert_every_client_on_every_instance_got_every_message(instances)
+    for path in ("paced.p50_ms", "paced.p99_ms", "paced.max_ms", "burst.deliveries_per_second"):
+        section, key = path.split(".")
+        mine, theirs = instances[section][key], one[section][key]
+        assert instances["ratio"][path] == round(mine / theirs, 3), path
+    for path in ("paced.p50_ms", "paced.p99_ms", "paced.max_ms"):
+        section, key = path.split(".")
+        added = instances[section][key] - one[section][key]
+        assert instances["added_ms"][path] == round(added, 3), path
+    for path, value in leaves(instances).items():
+        assert isinstance(value, int | float), (path, value)
+
+
+def test_without_redis_server_the_instances_run_stops_before_it_starts(tmp_path: Path) -> None:
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
+    run = bench("--instances=2", f"--out={tmp_path}", env=os.environ | {"PATH": str(nowhere)})
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "apt-get install redis-server" in run.stderr
+    assert not (tmp_path / "results.json").exists()

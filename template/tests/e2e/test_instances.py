@@ -29,7 +29,8 @@ from tests.e2e.harness import (
     service_env,
 )
 from tests.e2e.link import link_to
-from tests.samples import COLLECTION, PACKAGE, message_type, valid_data
+from tests.samples import COLLECTION, PACKAGE, changed_data, message_type, valid_data
+from tests.servers.postgres import running_postgres
 from tests.servers.redis import RedisServer
 
 pytestmark = pytest.mark.servers
@@ -155,6 +156,47 @@ async def test_readiness_follows_redis_away_and_back_and_delivery_resumes(
         assert server.process.returncode == 0
         assert redis.password not in server.output()
         assert "Traceback" not in server.output()
+
+
+async def test_instances_on_postgresql_share_entities_and_ride_out_its_absence(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    with running_postgres() as postgres:
+        shared = {"BACKPLANE_URL": redis.url, "DATABASE_URL": postgres.create_database()}
+        with (
+            running(tmp_path, None, LOG_FORMAT="text", **shared) as a,
+            running(tmp_path, None, LOG_FORMAT="text", **shared) as b,
+        ):
+            http = httpx.AsyncClient(timeout=WAIT, headers=auth_headers())
+            created = (await http.post(f"{a.base_url}{COLLECTION}", json=valid_data(1))).json()
+            # Both instances change version 1 at once: exactly one of them wins.
+            change = changed_data() | {"version": 1}
+            answers = await asyncio.gather(
+                *(
+                    http.patch(f"{server.base_url}{COLLECTION}/{created['id']}", json=change)
+                    for server in (a, b)
+                )
+            )
+            assert sorted(answer.status_code for answer in answers) == [200, 409]
+
+            postgres.stop()
+            refused = await http.post(f"{b.base_url}{COLLECTION}", json=valid_data(2))
+            assert refused.status_code == 500
+            assert refused.json()["error"]["code"] == "internal_error"
+            body = await wait_for_readiness(b, 503)
+            assert body == {"status": "degraded", "reason": body["reason"]}
+            assert "database" in body["reason"]
+
+            postgres.start()
+            await wait_for_readiness(b, 200)
+            again = await http.post(f"{b.base_url}{COLLECTION}", json=valid_data(2))
+            assert again.status_code == 201, again.text
+            assert (await http.get(f"{a.base_url}{COLLECTION}")).json()["total"] == 2
+            await http.aclose()
+
+    for server in (a, b):
+        assert server.process.returncode == 0
+        assert postgres.password not in server.output()
 
 
 def test_an_unreachable_redis_stops_the_start_up(tmp_path: Path) -> None:

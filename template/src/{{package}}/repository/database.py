@@ -9,7 +9,9 @@ open: checking one out of a pool for each operation cost as much as the query.
 
 PostgreSQL (DATABASE_URL=postgresql+psycopg://...) runs the same way. Its server may go away
 while the service runs: a connection found lost is dropped, the operations of that moment fail,
-and the next one connects anew, so that the service works again once the server is back.
+and the next one connects anew, so that the service works again once the server is back. Work
+that finds the connection lost before it reached its commit runs once more on a new one: the
+first request after an outage must not fail on a connection that died meanwhile.
 """
 
 import asyncio
@@ -109,15 +111,21 @@ class Database:
         except Exception as error:
             raise opening.unusable(self._url, error) from error
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
+    def _transaction(self, work: Callable[[Connection], T], again: bool = True) -> T:
         if self._connection is None:
             self._connection = self._engine.connect()
+        committing = False
         try:
             with self._connection.begin():
-                return work(self._connection)
+                result = work(self._connection)
+                committing = True
+            return result
         except DBAPIError as error:
-            if error.connection_invalidated:  # lost, e.g. by a restart of the server
-                self._disconnect()
+            if not error.connection_invalidated:
+                raise
+            self._disconnect()  # lost, e.g. by a restart of the server
+            if again and not committing:  # nothing was written: safe to run once more
+                return self._transaction(work, again=False)
             raise
 
     def _disconnect(self) -> None:
