@@ -1,4 +1,4 @@
-"""The private Redis of `--instances`: the backplane that the instances share, and nothing else.
+"""A private Redis: the backplane of `--instances`, and of the tests of several instances.
 
 `redis-server` runs on a free port of 127.0.0.1, in a temporary folder, for this run only, and
 keeps nothing on disk (`--save "" --appendonly no`): a snapshot written mid-phase would count
@@ -36,44 +36,60 @@ def free_port() -> int:
         return port
 
 
-def answers(port: int) -> bool:
+def answers(port: int, password: str) -> bool:
     """Whether a Redis on `port` answers PING (the protocol's inline form: no client needed)."""
+    asked = (f"AUTH {password}\r\n" if password else "") + "PING\r\n"
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(64).startswith(b"+PONG")
+            connection.sendall(asked.encode())
+            heard = b""
+            while b"PONG" not in heard and b"-" not in heard:  # the answer, or an error
+                chunk = connection.recv(64)
+                if not chunk:
+                    return False
+                heard += chunk
+            return b"+PONG" in heard
     except OSError:
         return False
 
 
 class RedisServer:
-    def __init__(self, program: str, folder: Path) -> None:
+    """One redis-server process. Started again after `stop`, it takes the same port (and comes
+    back empty), as a restarted Redis without persistence does."""
+
+    def __init__(self, program: str, folder: Path, password: str = "") -> None:
         self.program = program
         self.folder = folder
+        self.password = password
         self.log = folder / "redis.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        restarting = self.port != 0
         for attempt in range(ATTEMPTS):
-            self.port = free_port()
+            if not restarting:
+                self.port = free_port()
+            password = ("--requirepass", self.password) if self.password else ()
             with self.log.open("ab") as output:
                 self.process = subprocess.Popen(  # noqa: S603 (the program on PATH, our arguments)
                     [
                         self.program,
                         *("--port", str(self.port), "--bind", "127.0.0.1"),
                         *("--dir", str(self.folder), "--save", "", "--appendonly", "no"),
+                        *password,
                     ],
                     stdout=output,
                     stderr=subprocess.STDOUT,
                 )
             deadline = time.monotonic() + START_TIMEOUT
             while self.process.poll() is None and time.monotonic() < deadline:
-                if answers(self.port):
+                if answers(self.port, self.password):
                     return
                 time.sleep(0.05)
             self.stop()

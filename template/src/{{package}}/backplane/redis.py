@@ -41,7 +41,6 @@ class RedisBackplane(Backplane):
     def __init__(self, url: str, namespace: str) -> None:
         self.instance = uuid.uuid4().hex[:16]
         self._namespace = namespace
-        self._url = url
         # No hidden retries: the listener and the tick decide when to connect again.
         self.redis = Redis.from_url(
             url,
