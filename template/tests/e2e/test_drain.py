@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from importlib import import_module
 from pathlib import Path
 
+import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -92,7 +93,8 @@ async def test_sigterm_drains_every_connection_with_1001_after_requests_in_fligh
     tmp_path: Path,
 ) -> None:
     """A create is kept waiting on the database while SIGTERM arrives: the drain refuses
-    newcomers with 503, lets the create answer, then closes everyone with 1001."""
+    newcomers with 503 (and says so on /ready), lets the create answer, then closes everyone
+    with 1001."""
     with running(tmp_path, None, SHUTDOWN_TIMEOUT="10") as server:
         async with open_peers(server, CONNECTIONS) as peers:
             busy, witness = peers[0], peers[1]
@@ -104,11 +106,14 @@ async def test_sigterm_drains_every_connection_with_1001_after_requests_in_fligh
                 assert (await witness.request("ping"))["type"] == "pong"
                 server.terminate()
                 status = await handshake_refused_with(server)
+                async with httpx.AsyncClient(base_url=server.base_url, timeout=WAIT) as http:
+                    ready = await http.get("/ready")
             reply = await busy.reply_to(request_id)
             closes = await asyncio.gather(*(read_until_closed(p.connection) for p in peers))
         code = await exit_code(server)
 
     assert status == 503
+    assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
     assert reply["type"] == "ack", reply
     assert [closed.code for closed in closes] == [1001] * CONNECTIONS
     assert code == 0
