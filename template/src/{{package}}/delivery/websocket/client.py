@@ -5,7 +5,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,3 +239,11 @@ class _Awaitable:
 
     def __await__(self) -> Generator[Any, Any, None]:
         return (yield from self._generator)
+
+
+def deliver_to_all(clients: Iterable[Client], frame: str, sender: Client | None = None) -> None:
+    """One frame to many clients (but the sender), framed once for all of them."""
+    prepared = text_frame(frame.encode())
+    for client in list(clients):  # a snapshot: delivering may evict, and so change the set
+        if client is not sender:
+            client.deliver(frame, prepared)

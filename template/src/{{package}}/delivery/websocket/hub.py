@@ -5,8 +5,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .client import Client
-from .prepared import text_frame
+from .client import Client, deliver_to_all
 from .protocol import CloseCode
 
 log = logging.getLogger(__name__)
@@ -73,9 +72,7 @@ class Hub:
 
     def broadcast(self, frame: str) -> None:
         """Deliver one already-serialized frame to every open connection."""
-        prepared = text_frame(frame.encode())
-        for client in list(self._clients):
-            client.deliver(frame, prepared)
+        deliver_to_all(self._clients, frame)
 
     def request_started(self) -> None:
         self._requests += 1
