@@ -79,3 +79,18 @@ WITH_SERVERS = frozenset(
         "every_type-auth=jwt-rooms=False",
     }
 )
+
+# Test files whose outcome depends on the auth and rooms answers but not on the entity, and that
+# cost the most time: they run in one render per auth and rooms pair (the entity variant
+# rotating between pairs), not in all of them.
+ONE_PER_AUTH_AND_ROOMS = ("tests/e2e/test_bench.py", "tests/e2e/test_lifecycle.py")
+WITH_ONE_PER_AUTH_AND_ROOMS = frozenset(
+    {
+        "user-auth=jwt-rooms=True",
+        "user-auth=none-rooms=False",
+        "chat_message-auth=token-rooms=True",
+        "chat_message-auth=jwt-rooms=False",
+        "every_type-auth=none-rooms=True",
+        "every_type-auth=token-rooms=False",
+    }
+)

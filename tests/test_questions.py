@@ -15,6 +15,7 @@ import yaml
 from .matrix import (
     ENTITY_VARIANTS,
     FREE_TEXT,
+    WITH_ONE_PER_AUTH_AND_ROOMS,
     WITH_SERVERS,
     choices,
     combinations,
@@ -102,6 +103,19 @@ def test_matrix_covers_every_question() -> None:
             f"no variant in tests/matrix.py ENTITY_VARIANTS moves {name!r} off its default"
         )
     assert combinations()
+
+
+def test_the_costliest_files_run_once_per_auth_and_rooms_pair() -> None:
+    chosen = [combinations()[label] for label in WITH_ONE_PER_AUTH_AND_ROOMS]
+    pairs = sorted((answers["auth"], answers["rooms"]) for answers in chosen)
+    every_pair = sorted(
+        (auth, rooms)
+        for auth in choices(questions()["auth"]) or []
+        for rooms in choices(questions()["rooms"]) or []
+    )
+    assert pairs == every_pair
+    variants = {label.split("-", 1)[0] for label in WITH_ONE_PER_AUTH_AND_ROOMS}
+    assert variants == set(ENTITY_VARIANTS)
 
 
 def test_the_server_tests_run_once_per_auth_answer_and_both_room_answers() -> None:
