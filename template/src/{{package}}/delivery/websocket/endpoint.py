@@ -172,7 +172,13 @@ class Endpoint:
         it was answered before a restart or on another instance."""
         self._hub.request_started()
         try:
-            if request is not None and (earlier := await self._earlier.find(request, resend)):
+            # A publish looks for its first reply before it runs; a write needs no look-up in
+            # the database: its receipt cannot be stored twice, and the failure leads below.
+            if (
+                request is not None
+                and resend is Resend.FIRST_REPLY_ANYWHERE
+                and (earlier := await self._earlier.find(request, resend))
+            ):
                 return earlier
             reply = await self._router.dispatch(envelope, caller)
             if request is not None:
