@@ -7,12 +7,13 @@ Redis the machine may already run by its port; nothing here reads or writes any 
 """
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from bench.system import cpu_seconds, rss_kib
+from bench.system import cpu_seconds, rss_kib, stop
 
 MISSING = "--instances needs redis-server, which is not installed: apt-get install redis-server"
 START_TIMEOUT = 30.0
@@ -99,13 +100,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process, signal.SIGTERM, STOP_TIMEOUT)
         self.process = None
 
     def cpu_seconds(self) -> float:

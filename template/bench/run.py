@@ -50,7 +50,7 @@ from bench import report
 from bench.progress import Progress
 from bench.project import Project, discover
 from bench.redis import MISSING, RedisServer, RedisStartError, find_program
-from bench.system import cpu_seconds, raise_fd_limit, rss_kib
+from bench.system import cpu_seconds, raise_fd_limit, rss_kib, stop
 
 Frame = dict[str, Any]
 
@@ -252,7 +252,7 @@ class Instances:
     def stop(self) -> None:
         """The instances first: each says goodbye to Redis as it stops."""
         for server in self.servers:
-            stop(server)
+            stop(server.process, signal.SIGTERM, STOP_TIMEOUT)
             server.log.unlink(missing_ok=True)
         self.redis.stop()
 
@@ -363,7 +363,7 @@ def launch(
         if healthy(port):
             return server
         time.sleep(0.1)
-    stop(server)
+    stop(server.process, signal.SIGTERM, STOP_TIMEOUT)
     raise BenchError(f"the {name} did not answer /health in {START_TIMEOUT:.0f} s")
 
 
@@ -376,16 +376,6 @@ def healthy(port: int) -> bool:
         return False
     finally:
         connection.close()
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
 
 
 # the load generators
@@ -981,7 +971,7 @@ def main(argv: list[str] | None = None) -> None:
             except BenchError as error:
                 raise SystemExit(f"\n{name}: {error}\n{server.output()}") from None
             finally:
-                stop(server)
+                stop(server.process, signal.SIGTERM, STOP_TIMEOUT)
                 server.log.unlink(missing_ok=True)
         if redis_server:
             progress.step(f"{plan.instances} instances: starting Redis and the instances")

@@ -1,7 +1,11 @@
-"""What the benchmark reads from the operating system: limits, memory and CPU of processes."""
+"""What the benchmark asks of the operating system: limits, memory and CPU of processes,
+and stopping the servers it started."""
 
 import os
 import resource
+import signal
+import subprocess
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -34,3 +38,14 @@ def cpu_seconds(pid: int) -> float:
         # The command name, in parentheses, may hold spaces: split after its closing one.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def stop(process: subprocess.Popen[Any], how: signal.Signals, within: float) -> None:
+    """Ask `process` to stop with signal `how`; kill it if it has not after `within` s."""
+    if process.poll() is None:
+        process.send_signal(how)
+    try:
+        process.wait(within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

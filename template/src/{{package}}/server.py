@@ -57,7 +57,7 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     ready = partial(welcome.announce, settings.host, port, settings.log_format)
-    Server(config, app.state.hub, settings.shutdown_timeout, ready).run([listener])
+    Server(config, app.state.drain, settings.shutdown_timeout, ready).run([listener])
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -18,7 +18,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from .delivery.websocket import prepared
-from .delivery.websocket.hub import Hub
+from .delivery.websocket.drain import Drain
 
 READ_AHEAD = 2  # messages a connection may have waiting for the app before reading pauses
 # Bytes the kernel may hold for a peer that does not read (Linux doubles it for bookkeeping).
@@ -74,12 +74,12 @@ class Server(uvicorn.Server):
     def __init__(
         self,
         config: uvicorn.Config,
-        hub: Hub,
+        drain: Drain,
         drain_timeout: float,
         on_ready: Callable[[], None],
     ) -> None:
         super().__init__(config)
-        self._hub = hub
+        self._drain = drain
         self._drain_timeout = drain_timeout
         self._on_ready = on_ready
 
@@ -90,7 +90,7 @@ class Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         started = time.monotonic()
-        await self._hub.drain(self._drain_timeout)
+        await self._drain.run(self._drain_timeout)
         # Uvicorn's own grace period (for HTTP requests) gets what the drain left of the budget.
         left = self._drain_timeout - (time.monotonic() - started)
         self.config.timeout_graceful_shutdown = max(1, math.ceil(left))

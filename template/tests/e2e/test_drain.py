@@ -33,7 +33,7 @@ from tests.e2e.harness import (
 from tests.samples import AUTH, PACKAGE, message_type, valid_data
 
 CREATE = message_type("create")
-DRAIN_BATCH: int = import_module(f"{PACKAGE}.delivery.websocket.hub").DRAIN_BATCH
+DRAIN_BATCH: int = import_module(f"{PACKAGE}.delivery.websocket.drain").DRAIN_BATCH
 CONNECTIONS = 40
 SUBJECTS = ("alice", "bob", "carol")
 FOREIGN_ORIGIN = {"Origin": "https://evil.example"}

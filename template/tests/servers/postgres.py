@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from bench.system import stop
 
 MISSING = "PostgreSQL is not installed: apt-get install postgresql"
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")  # Debian keeps them off PATH, one folder a version
@@ -145,12 +146,7 @@ class PostgresServer:
         """Fast shutdown: open transactions are rolled back and clients disconnected."""
         if self._process is None:
             return
-        self._process.send_signal(signal.SIGINT)
-        try:
-            self._process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop(self._process, signal.SIGINT, STOP_TIMEOUT)
         self._process = None
 
     def create_database(self) -> str:

@@ -7,12 +7,11 @@ from tests.unit.fakes import (
     WAIT,
     Evictions,
     FakeSocket,
-    Inbox,
     ManualClock,
     eventually,
     new_client,
 )
-from tests.unit.service_classes import Client, ClientLimits, CloseCode
+from tests.unit.service_classes import ClientLimits, CloseCode
 
 
 def frame(n: int, size: int = 0) -> str:
@@ -323,112 +322,3 @@ async def test_an_admitted_frame_forgives_earlier_refusals() -> None:
 
     assert refusals == 3  # burst + 1 in a row, counted afresh
     assert await socket.wait_closed() == 1008
-
-
-# The read pump.
-
-
-async def handled_by(client: Client, inbox: Inbox) -> list[str]:
-    """Run the read pump until it returns; the texts it handed over."""
-    texts: list[str] = []
-
-    async def handle(_client: Client, text: str) -> None:
-        texts.append(text)
-
-    await asyncio.wait_for(client.read_pump(inbox.receive, handle), WAIT)
-    return texts
-
-
-async def test_the_read_pump_hands_over_each_text_frame_in_order() -> None:
-    client = new_client(FakeSocket())
-    inbox = Inbox()
-    for n in range(3):
-        inbox.text(frame(n))
-    inbox.disconnect(1000)
-
-    texts = await handled_by(client, inbox)
-
-    assert texts == [frame(n) for n in range(3)]
-    assert client.closed
-    assert client.close_code == 1000
-
-
-async def test_anything_received_marks_the_peer_alive() -> None:
-    clock = ManualClock()
-    client = new_client(FakeSocket(), clock=clock)
-    clock.advance(25)
-    client.pinged_at = clock.now  # the heartbeat pinged it
-    clock.advance(5)
-    inbox = Inbox()
-    inbox.text({"type": "pong", "id": "hb-1"})
-    inbox.disconnect()
-
-    await handled_by(client, inbox)
-
-    assert client.last_seen == clock.now
-    assert client.pinged_at is None
-
-
-async def test_a_binary_frame_closes_with_1003() -> None:
-    socket = FakeSocket()
-    client = new_client(socket)
-    inbox = Inbox()
-    inbox.binary(b"{}")
-    inbox.text(frame(1))
-
-    texts = await handled_by(client, inbox)
-
-    assert texts == []
-    assert socket.closes == [(1003, "send JSON text frames, not binary")]
-
-
-async def test_frames_after_a_close_are_void() -> None:
-    socket = FakeSocket()
-    client = new_client(socket)
-    inbox = Inbox()
-    inbox.text(frame(0))
-    inbox.text(frame(1))
-
-    async def handle(client: Client, text: str) -> None:
-        handled.append(text)
-        client.close_soon(CloseCode.POLICY_VIOLATION, "enough")
-
-    handled: list[str] = []
-    await asyncio.wait_for(client.read_pump(inbox.receive, handle), WAIT)
-
-    assert handled == [frame(0)]
-    assert socket.closes == [(1008, "enough")]
-
-
-async def test_the_read_pump_waits_for_the_close_frame_behind_a_backlog() -> None:
-    socket = FakeSocket()
-    client = new_client(socket, limits(queue_size=2))
-    inbox = Inbox()
-    socket.stall()
-    for n in range(4):
-        client.deliver(frame(n))  # evicted: the close waits for the socket
-    inbox.text(frame(0))
-
-    pump = asyncio.create_task(client.read_pump(inbox.receive, lambda c, t: asyncio.sleep(0)))
-    await asyncio.sleep(0.01)
-    assert not pump.done()
-
-    socket.resume()
-    await asyncio.wait_for(pump, WAIT)
-    assert socket.closes == [(1013, "slow consumer")]
-
-
-async def test_an_unexpected_error_closes_with_1011() -> None:
-    socket = FakeSocket()
-    client = new_client(socket)
-    inbox = Inbox()
-    inbox.text(frame(0))
-    inbox.text(frame(1))
-
-    async def broken(_client: Client, text: str) -> None:
-        raise RuntimeError("a bug")
-
-    await asyncio.wait_for(client.read_pump(inbox.receive, broken), WAIT)
-
-    assert socket.closes == [(1011, "server error")]
-    assert client.closed

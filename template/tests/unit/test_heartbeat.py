@@ -5,7 +5,7 @@ import contextlib
 import json
 
 from tests.unit.fakes import WAIT, FakeSocket, Inbox, ManualClock, eventually, new_client
-from tests.unit.service_classes import Client, CloseCode, Heartbeat, Hub
+from tests.unit.service_classes import Client, CloseCode, Heartbeat, Hub, read_frames
 
 INTERVAL = 25.0
 TIMEOUT = 10.0
@@ -79,7 +79,7 @@ async def test_each_round_of_pings_has_its_own_id() -> None:
     setup = Fixture(1)
     client = setup.clients[0]
     setup.heartbeat.sweep(T0 + INTERVAL)
-    client.pinged_at = None  # answered, as the read pump records it
+    client.pinged_at = None  # answered, as the read loop records it
     client.last_seen = T0 + INTERVAL
 
     setup.heartbeat.sweep(T0 + 2 * INTERVAL)
@@ -100,8 +100,8 @@ async def test_a_client_that_answers_stays_open() -> None:
     async def handle(_client: Client, text: str) -> None:
         handled.append(text)
 
-    pump = asyncio.create_task(client.read_pump(inbox.receive, handle))
-    setup.clock.now = pinged + TIMEOUT / 2  # the read pump stamps the pong with this time
+    pump = asyncio.create_task(read_frames(client, inbox.receive, handle))
+    setup.clock.now = pinged + TIMEOUT / 2  # the read loop stamps the pong with this time
     inbox.text({"type": "pong", "id": ping["id"]})
     await eventually(lambda: bool(handled))
     assert client.pinged_at is None

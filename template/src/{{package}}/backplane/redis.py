@@ -106,6 +106,10 @@ class RedisBackplane(Backplane):
     def unsubscribe(self, channel: str) -> None:
         name = self.key(channel)
         if self._receivers.pop(name, None) is not None:
+            # A confirmation still awaited no longer matters; while degraded it never comes.
+            for confirmed in self._confirmations.pop(name, ()):
+                if not confirmed.done():
+                    confirmed.set_result(None)
             self._outbox.put_nowait(("UNSUBSCRIBE", name))
 
     async def publish(self, channel: str, message: str) -> None:

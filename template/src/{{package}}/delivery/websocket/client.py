@@ -1,11 +1,11 @@
-"""One connected WebSocket: its write pump, and what the hub needs to know of it."""
+"""One connected WebSocket: its write pump, its rate limit, and when it was last heard."""
 
 import asyncio
 import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,6 @@ from .prepared import WritePrepared, text_frame
 from .protocol import CloseCode
 
 Send = Callable[[Message], Coroutine[Any, Any, None]]
-Receive = Callable[[], Awaitable[Message]]
-Handle = Callable[["Client", str], Awaitable[None]]
 # Seconds on a clock that never goes back; the heartbeat and the rate limit read it. Unit
 # tests pass one they move by hand, so that what they prove holds however loaded the machine.
 Clock = Callable[[], float]
@@ -35,7 +33,7 @@ class ClientLimits:
 
 
 class Client:
-    """One connection: a read pump for what arrives, a write pump for what leaves.
+    """One connection's sending side; the endpoint reads, the client writes.
 
     `deliver` writes straight to the socket while the peer keeps up (a prepared frame when
     the server offers it), so a broadcast to thousands wakes no task per recipient. Only
@@ -91,32 +89,24 @@ class Client:
         self._refilled_at = self.last_seen
         self._strikes = 0
 
-    async def read_pump(self, receive: Receive, handle: Handle) -> None:
-        """Hand each text frame to `handle`, in order, until the peer goes away."""
-        while not self.closed:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                self.closed = True
-                self.close_code = self.close_code or message.get("code")
-                return
-            self.last_seen = self._clock()
-            self.pinged_at = None
-            if self.closed:
-                break  # closed meanwhile (evicted, expired): what it still sent is void
-            text = message.get("text")
-            if text is None:
-                await self.close(CloseCode.UNSUPPORTED_DATA, "send JSON text frames, not binary")
-                break
-            try:
-                await handle(self, text)
-            except Exception:  # a bug: say so with 1011 rather than drop the connection
-                log.exception("closing %s after an unexpected error", self.subject)
-                await self.close(CloseCode.INTERNAL_ERROR, "server error")
-                break
+    def heard(self) -> None:
+        """The peer sent something: it is alive, whatever the heartbeat asked."""
+        self.last_seen = self._clock()
+        self.pinged_at = None
+
+    def disconnected(self, code: int | None) -> None:
+        """The peer is gone; keep the code of a close this side started, if any."""
+        self.closed = True
+        self.close_code = self.close_code or code
+
+    async def finish(self) -> None:
+        """Stop, and let a close already started go out (for at most CLOSE_TIMEOUT).
+
+        The close frame may wait behind a slow peer's backlog: ending the connection
+        before it is sent would lose its code (1013, 1008) for a bare disconnect.
+        """
         self.closed = True
         if self._closing is not None:
-            # The close frame may wait behind a slow peer's backlog: ending the connection
-            # before it is sent would lose its code (1013, 1008) for a bare disconnect.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
 
@@ -192,7 +182,7 @@ class Client:
             waiting_on = send.send(None)
         except StopIteration:
             return None
-        except Exception:  # the peer is gone; the read pump will notice and clean up
+        except Exception:  # the peer is gone; the read loop will notice and clean up
             self.closed = True
             return None
         return _resume(send, waiting_on)

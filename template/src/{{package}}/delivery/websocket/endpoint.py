@@ -5,10 +5,12 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from ...usecase.receipts import Request
@@ -16,6 +18,7 @@ from ..auth import SUBPROTOCOL, AuthenticationError, Authenticator, Identity, pr
 from ..errors import ErrorCode, ProtocolError, field_problems, to_protocol_error
 from ..origins import origin_allowed
 from .client import Client, ClientLimits
+from .drain import Drain
 from .earlier import EarlierReplies
 from .hub import Hub
 from .prepared import prepared_writer
@@ -29,6 +32,8 @@ from .protocol import (
 from .replies import ReplyCache, digest
 from .router import Caller, Resend, Router
 
+Receive = Callable[[], Awaitable[Message]]
+Handle = Callable[[Client, str], Awaitable[None]]
 log = logging.getLogger(__name__)
 NOT_JSON = object()
 
@@ -44,6 +49,7 @@ class Endpoint:
     def __init__(
         self,
         hub: Hub,
+        drain: Drain,
         router: Router,
         replies: ReplyCache,
         earlier: EarlierReplies,
@@ -51,6 +57,7 @@ class Endpoint:
         limits: Limits,
     ) -> None:
         self._hub = hub
+        self._drain = drain
         self._router = router
         self._replies = replies
         self._earlier = earlier
@@ -74,7 +81,7 @@ class Endpoint:
         log.info("connected", extra={"event": "connect", "subject": client.subject})
         expiry = self._close_at_expiry(client, identity)
         try:
-            await client.read_pump(websocket.receive, self._on_frame)
+            await read_frames(client, websocket.receive, self._on_frame)
         finally:
             if expiry is not None:
                 expiry.cancel()
@@ -89,7 +96,7 @@ class Endpoint:
         if not origin_allowed(websocket.headers, self._limits.allowed_origins):
             await self._refuse(websocket, 403, ErrorCode.FORBIDDEN, "origin not allowed")
             return None
-        if self._hub.draining or len(self._hub) >= self._limits.max_connections:
+        if self._drain.draining or len(self._hub) >= self._limits.max_connections:
             await self._refuse(websocket, 503, ErrorCode.RATE_LIMITED, "too busy; retry later")
             return None
         token = presented_token(websocket.headers, websocket.scope.get("subprotocols", []))
@@ -170,32 +177,58 @@ class Endpoint:
     ) -> str:
         """Run the request once on this instance (the ReplyCache sees to that), unless
         it was answered before a restart or on another instance."""
-        self._hub.request_started()
+        with self._drain.request():
+            try:
+                # A publish looks for its first reply before it runs; a write needs no look-up in
+                # the database: its receipt cannot be stored twice, and the failure leads below.
+                if (
+                    request is not None
+                    and resend is Resend.FIRST_REPLY_ANYWHERE
+                    and (earlier := await self._earlier.find(request, resend))
+                ):
+                    return earlier
+                reply = await self._router.dispatch(envelope, caller)
+                if request is not None:
+                    await self._earlier.keep(request, resend, reply)
+                return reply
+            except Exception as failure:
+                if request is not None:
+                    # A run of the same request elsewhere may have won the race: answer as it did.
+                    with contextlib.suppress(Exception):
+                        if earlier := await self._earlier.find(request, resend):
+                            return earlier
+                error = to_protocol_error(failure)
+                if error is None:
+                    log.exception("%s %s failed", envelope.type, envelope.id)
+                    error = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed; try later")
+                    # "Try later" must not meet this failure again: a re-send runs anew.
+                    self._replies.forget(caller.subject, envelope.id)
+                return encode_error(envelope.id, error)
+
+
+async def read_frames(client: Client, receive: Receive, handle: Handle) -> None:
+    """Hand each text frame to `handle`, in order, until the peer goes away.
+
+    This is the connection's only reader, as the client's write pump is its only writer:
+    a frame is read, routed and answered before the next is read, so that a client's
+    requests are answered in order and a flood from one peer is paced by its own replies.
+    """
+    while not client.closed:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            client.disconnected(message.get("code"))
+            return
+        client.heard()
+        if client.closed:
+            break  # closed meanwhile (evicted, expired): what it still sent is void
+        text = message.get("text")
+        if text is None:
+            await client.close(CloseCode.UNSUPPORTED_DATA, "send JSON text frames, not binary")
+            break
         try:
-            # A publish looks for its first reply before it runs; a write needs no look-up in
-            # the database: its receipt cannot be stored twice, and the failure leads below.
-            if (
-                request is not None
-                and resend is Resend.FIRST_REPLY_ANYWHERE
-                and (earlier := await self._earlier.find(request, resend))
-            ):
-                return earlier
-            reply = await self._router.dispatch(envelope, caller)
-            if request is not None:
-                await self._earlier.keep(request, resend, reply)
-            return reply
-        except Exception as failure:
-            if request is not None:
-                # A run of the same request elsewhere may have won the race: answer as it did.
-                with contextlib.suppress(Exception):
-                    if earlier := await self._earlier.find(request, resend):
-                        return earlier
-            error = to_protocol_error(failure)
-            if error is None:
-                log.exception("%s %s failed", envelope.type, envelope.id)
-                error = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed; try later")
-                # "Try later" must not meet this failure again: a re-send runs anew.
-                self._replies.forget(caller.subject, envelope.id)
-            return encode_error(envelope.id, error)
-        finally:
-            self._hub.request_finished()
+            await handle(client, text)
+        except Exception:  # a bug: say so with 1011 rather than drop the connection
+            log.exception("closing %s after an unexpected error", client.subject)
+            await client.close(CloseCode.INTERNAL_ERROR, "server error")
+            break
+    await client.finish()

@@ -1,17 +1,15 @@
-"""The hub: every open connection, broadcasting to them, and draining them at shutdown."""
+"""The hub: every open connection, and nothing else.
+
+Reading frames is the endpoint's work, writing them the client's, fanning them out
+`deliver_to_all`'s; the hub only knows who is connected, so that the heartbeat, the
+broadcasts and the drain can find them.
+"""
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .client import Client, deliver_to_all
-from .protocol import CloseCode
-
-log = logging.getLogger(__name__)
-
-DRAIN_BATCH = 500  # connections closed at once when draining
-DRAIN_PAUSE = 0.1  # seconds between batches: reconnects spread out instead of stampeding
+from .client import Client
 
 
 @dataclass(slots=True)
@@ -27,17 +25,11 @@ class HubStats:
 
 
 class Hub:
-    """Registers clients and fans frames out to them, never waiting on any one of them."""
-
     def __init__(self) -> None:
         self._clients: set[Client] = set()
         self._on_unregister: list[Callable[[Client], None]] = []
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._requests = 0
-        self._no_requests = asyncio.Event()
-        self._no_requests.set()
-        self.draining = False
+        self._empty = asyncio.Event()
+        self._empty.set()
         self.stats = HubStats()
 
     def __len__(self) -> int:
@@ -49,7 +41,7 @@ class Hub:
 
     def register(self, client: Client) -> None:
         self._clients.add(client)
-        self._idle.clear()
+        self._empty.clear()
         self.stats.connects += 1
 
     def on_unregister(self, listener: Callable[[Client], None]) -> None:
@@ -64,44 +56,12 @@ class Hub:
         for listener in self._on_unregister:
             listener(client)
         if not self._clients:
-            self._idle.set()
+            self._empty.set()
 
     def evict(self, client: Client) -> None:
         self.stats.evictions += 1
         self.unregister(client)
 
-    def broadcast(self, frame: str) -> None:
-        """Deliver one already-serialized frame to every open connection."""
-        deliver_to_all(self._clients, frame)
-
-    def request_started(self) -> None:
-        self._requests += 1
-        self._no_requests.clear()
-
-    def request_finished(self) -> None:
-        self._requests -= 1
-        if not self._requests:
-            self._no_requests.set()
-
-    async def drain(self, within: float) -> None:
-        """Refuse newcomers, let requests in flight finish, then close everyone with 1001 in
-        batches, and wait for them to go; all within `within` seconds."""
-        self.draining = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        try:
-            await asyncio.wait_for(self._no_requests.wait(), within)
-        except TimeoutError:
-            log.warning("drain: %d requests still running", self._requests)
-        clients = list(self._clients)
-        log.info("draining %d connections", len(clients), extra={"event": "drain"})
-        for start in range(0, len(clients), DRAIN_BATCH):
-            if start:
-                await asyncio.sleep(DRAIN_PAUSE)
-            for client in clients[start : start + DRAIN_BATCH]:
-                client.close_soon(CloseCode.GOING_AWAY, "server shutting down")
-        try:
-            # A close frame waits behind whatever a stalled peer has not read yet: bound it.
-            await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            log.warning("%d connections still open after %.0f s", len(self._clients), within)
+    async def emptied(self) -> None:
+        """Return once no connection is left."""
+        await self._empty.wait()

@@ -10,7 +10,7 @@ class WebSocketMount:
     """An ASGI middleware that hands WebSocket handshakes for `path` to `endpoint`.
 
     An open connection keeps a suspended coroutine for every layer between the server and
-    its read pump. The layers skipped here (CORS, error pages, routing) do nothing for a
+    its read loop. The layers skipped here (CORS, error pages, routing) do nothing for a
     WebSocket, yet cost about 4.5 KiB per connection, a fifth of the total.
     """
 
