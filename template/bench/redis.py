@@ -58,10 +58,13 @@ class RedisServer:
     """One redis-server process. Started again after `stop`, it takes the same port (and comes
     back empty), as a restarted Redis without persistence does."""
 
-    def __init__(self, program: str, folder: Path, password: str = "") -> None:
+    def __init__(
+        self, program: str, folder: Path, password: str = "", options: tuple[str, ...] = ()
+    ) -> None:
         self.program = program
         self.folder = folder
         self.password = password
+        self.options = options  # more of redis-server's command-line options
         self.log = folder / "redis.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -84,6 +87,7 @@ class RedisServer:
                         *("--port", str(self.port), "--bind", "127.0.0.1"),
                         *("--dir", str(self.folder), "--save", "", "--appendonly", "no"),
                         *password,
+                        *self.options,
                     ],
                     stdout=output,
                     stderr=subprocess.STDOUT,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import WAIT, Peer, Server, open_peer, running
-from tests.servers.redis import RedisServer
+from tests.servers.redis import RedisServer, TlsRedisServer
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,15 @@ async def peer(server: Server) -> AsyncIterator[Peer]:
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A private Redis for one test, which may stop and start it."""
     server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[TlsRedisServer]:
+    """A private Redis that also speaks TLS."""
+    server = TlsRedisServer(tmp_path)
     server.start()
     yield server
     server.stop()

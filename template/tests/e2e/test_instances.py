@@ -31,7 +31,7 @@ from tests.e2e.harness import (
 from tests.e2e.link import link_to
 from tests.samples import COLLECTION, PACKAGE, changed_data, message_type, valid_data
 from tests.servers.postgres import running_postgres
-from tests.servers.redis import RedisServer
+from tests.servers.redis import RedisServer, TlsRedisServer
 
 pytestmark = pytest.mark.servers
 CREATE = message_type("create")
@@ -88,6 +88,23 @@ async def total(server: Server) -> int:
     assert response.status_code == 200, response.text
     count: int = response.json()["total"]
     return count
+
+
+async def test_instances_meet_through_redis_over_tls(
+    tmp_path: Path, tls_redis: TlsRedisServer
+) -> None:
+    database = tmp_path / "shared.sqlite3"
+    with (
+        running(tmp_path, database, BACKPLANE_URL=tls_redis.tls_url) as a,
+        running(tmp_path, database, BACKPLANE_URL=tls_redis.tls_url) as b,
+    ):
+        async with open_peer(a, "alice") as on_a:
+            created = await create_over_rest(b, 1)
+            await on_a.event(message_type("created"), created)
+        assert await readiness(a) == (200, {"status": "ready"})
+
+    for server in (a, b):
+        assert tls_redis.password not in server.output()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
