@@ -9,18 +9,25 @@ Every updated project must have no conflict markers and no `.rej` files, and mus
 render of the version it was updated to, with the same user edits applied to it.
 """
 
+import asyncio
 import difflib
 import itertools
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import copier
+import httpx
+import jwt
 import pytest
+import websockets
 import yaml
 from copier.errors import UnsafeTemplateError
 
@@ -473,3 +480,188 @@ def test_the_rename_script_on_its_own(tmp_path: Path, answers: str, status: int)
         assert path.read_text() == answers, "nothing to rename, or refused: the file is untouched"
     if status:
         assert "remove the one that is wrong" in result.stderr
+
+
+# --- Changing the fields: the stored rows move with the schema -----------------------------
+
+# (what the step does, the new `fields` answer, and a required column that the revision adds,
+# going up or coming back down, with the default the user gives it on review for the rows
+# already stored)
+Step = tuple[str, str, tuple[str, str] | None]
+SCHEMA_CHANGES: dict[str, tuple[dict[str, Any], list[Step], dict[str, Any]]] = {
+    "user-jwt-rooms": (
+        {},
+        [
+            ("add an optional field", "{name: str, email: str, phone: str?}", None),
+            (
+                "add a required field",
+                "{name: str, email: str, phone: str?, age: int}",
+                ("age", "0"),
+            ),
+            ("drop a field", "{name: str, phone: str?, age: int}", ("email", "")),
+        ],
+        {"name": "Grace", "phone": "+1 555 0100", "age": 85},
+    ),
+    "order-none-norooms": (
+        {"entity": "Order", "fields": "{total: float, note: str?}", "auth": "none", "rooms": False},
+        [
+            ("add an optional field", "{total: float, note: str?, paid_at: datetime?}", None),
+            (
+                "add a required field",
+                "{total: float, note: str?, paid_at: datetime?, lines: int}",
+                ("lines", "1"),
+            ),
+            ("drop a field", "{total: float, paid_at: datetime?, lines: int}", None),
+        ],
+        {"total": 12.5, "paid_at": "2026-11-30T09:00:00Z", "lines": 3},
+    ),
+}
+FIRST_DATA = {
+    "user-jwt-rooms": [
+        {"name": "Ada", "email": "ada@example.com"},
+        {"name": "Alan", "email": "alan@example.com"},
+    ],
+    "order-none-norooms": [{"total": 9.99, "note": "gift"}, {"total": 100.0}],
+}
+JWT_SECRET = "a-development-secret-of-32-characters-or-more"
+
+
+class Service:
+    """The rendered service, started as `python -m <package>` on the project's `.env`."""
+
+    def __init__(self, project: Path, log: Path) -> None:
+        self.project = project
+        self.log_path = log
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        answers = yaml.safe_load((project / ANSWERS).read_text())
+        self.collection = f"/api/{answers['entity_plural']}"
+        self.entity = re.sub(r"(?<!^)(?=[A-Z])", "_", answers["entity"]).lower()
+        token = jwt.encode({"sub": "ada", "exp": int(time.time()) + 600}, JWT_SECRET)
+        self.headers = {"Authorization": f"Bearer {token}"} if answers["auth"] == "jwt" else {}
+
+    def __enter__(self) -> "Service":
+        env = {**os.environ, "PYTHONPATH": str(self.project / "src"), "PORT": str(self.port)}
+        self.log = self.log_path.open("wb")
+        command = [sys.executable, "-m", package_of(self.project)]
+        self.process = subprocess.Popen(
+            command, cwd=self.project, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("the service did not start within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def create(self, data: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.url}{self.collection}", json=data, headers=self.headers, timeout=30
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def get(self, entity_id: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.url}{self.collection}/{entity_id}", headers=self.headers, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def create_over_websocket(self, data: dict[str, Any]) -> dict[str, Any]:
+        address = f"ws://127.0.0.1:{self.port}/ws"
+        async with websockets.connect(address, additional_headers=self.headers) as connection:
+            await connection.send(
+                json.dumps({"type": f"{self.entity}.create", "id": "c-1", "data": data})
+            )
+            while True:
+                reply = json.loads(await connection.recv())
+                if reply.get("id") == "c-1":
+                    assert reply["type"] == "ack", reply
+                    created: dict[str, Any] = reply["data"]
+                    return created
+
+
+def alembic(project: Path, *arguments: str) -> str:
+    return run(project, sys.executable, "-m", "alembic", *arguments)
+
+
+def with_default(revision: Path, column: str, default: str) -> None:
+    """What the user does on review: rows already stored need a value for a required column."""
+    text = revision.read_text()
+    added = re.compile(rf'(sa\.Column\("{column}", [^\n]*nullable=False)\)')
+    assert added.search(text), f"no required column {column!r} added in {revision}:\n{text}"
+    revision.write_text(added.sub(rf'\1, server_default="{default}")', text))
+    run(revision.parent, str(BIN / "ruff"), "format", str(revision))
+
+
+@pytest.mark.parametrize("case", SCHEMA_CHANGES, ids=SCHEMA_CHANGES)
+def test_changed_fields_move_the_stored_rows_through_a_reviewed_migration(
+    template_repo: Path,
+    mypy_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    answers, steps, last_data = SCHEMA_CHANGES[case]
+    project = render_project(template_repo, tmp_path / "project", "1.1.0", answers)
+    (project / ".env").write_text(
+        f"DATABASE_URL=sqlite:///{tmp_path / 'kept.db'}\nJWT_SECRET={JWT_SECRET}\nLOG_FORMAT=text\n"
+    )
+    versions = project / "src" / package_of(project) / "migrations" / "versions"
+    first_revision = next(versions.glob("0001_*.py"))
+    first_text = first_revision.read_text()
+    alembic(project, "upgrade", "heads")  # `make migrate`
+    with Service(project, tmp_path / "service.log") as service:
+        stored = [service.create(data) for data in FIRST_DATA[case]]
+
+    for what, fields, required in steps:
+        update(project, data={"fields": fields}, vcs_ref=copier.VcsRef.CURRENT)
+        assert_no_conflicts(project)
+        assert first_revision.read_text() == first_text, "copier update rewrote history"
+        before = set(versions.glob("*.py"))
+        alembic(project, "revision", "--autogenerate", "-m", what)  # `make migration`
+        [revision] = set(versions.glob("*.py")) - before
+        if required is not None:
+            with_default(revision, *required)
+        alembic(project, "upgrade", "heads")  # `make migrate`
+        commit_all(project, what)
+
+    with Service(project, tmp_path / "service.log") as service:
+        for old in stored:
+            kept = service.get(old["id"])
+            assert {name: kept[name] for name in old if name in last_data} == {
+                name: old[name] for name in old if name in last_data
+            }, "a field that stayed lost its value"
+            for name, default in (step[2] for step in steps if step[2] is not None):
+                if name in last_data:
+                    assert str(kept[name]) == default, f"{name}: not the revision's default"
+            dropped = set(FIRST_DATA[case][0]) - set(last_data)
+            assert not dropped & set(kept), f"dropped, yet still served: {dropped & set(kept)}"
+        assert set(service.create(last_data)) >= set(last_data)
+        assert set(asyncio.run(service.create_over_websocket(last_data))) >= set(last_data)
+
+    run(project, str(BIN / "ruff"), "check", ".")
+    run(project, str(BIN / "ruff"), "format", "--check", ".")
+    monkeypatch.setenv("MYPY_CACHE_DIR", str(mypy_cache))
+    run(project, str(BIN / "mypy"))
+    run(project, str(BIN / "lint-imports"))
+    pytest_options = ("-q", "-p", "no:cacheprovider", "-n", "0", "-x", "-m", "not servers")
+    run(project, sys.executable, "-m", "pytest", *pytest_options, *PROJECT_TESTS)
+    alembic(project, "downgrade", "-1")  # the newest revision undone on a populated database
+    alembic(project, "upgrade", "heads")

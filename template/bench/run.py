@@ -292,6 +292,7 @@ def start_service(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "AUTO_MIGRATE": "1",
         "RATE_LIMIT_PER_SECOND": "1000000000",
         "RATE_LIMIT_BURST": "1000000000",
         "MAX_CONNECTIONS": str(max([plan.clients, *plan.sweep]) + plan.rr_clients + 100),

@@ -41,3 +41,5 @@ def configure(level: str, style: Literal["json", "text"]) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(not_refusal_noise)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Alembic tells how it talks to the database; schema.py says what it changed, once.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))

@@ -10,7 +10,7 @@ from types import FrameType
 
 import uvicorn
 
-from . import logs, welcome
+from . import logs, schema, welcome
 from .app import create_app
 from .backplane import redis
 from .backplane.opening import BackplaneUnavailableError
@@ -32,7 +32,7 @@ def serve(settings: Settings) -> None:
     logs.configure(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
-        app.state.database.open()
+        app.state.database.open(partial(schema.prepare, auto_migrate=settings.auto_migrate))
         if settings.backplane_url:
             redis.check(settings.backplane_url)
     except (DatabaseUnavailableError, BackplaneUnavailableError) as error:

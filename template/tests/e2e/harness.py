@@ -72,6 +72,7 @@ def service_env(port: int, database: Path, **settings: str) -> dict[str, str]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{database}",
+        "AUTO_MIGRATE": "1",  # a new database each time; test_cli.py tests the check itself
         "SHUTDOWN_TIMEOUT": "5",
         # Tests flood on purpose; the rate-limit tests set their own limits.
         "RATE_LIMIT_PER_SECOND": "1000000",

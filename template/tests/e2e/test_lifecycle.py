@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 
 from tests.e2e.credentials import auth_headers
 from tests.e2e.harness import (
@@ -25,7 +26,7 @@ from tests.e2e.harness import (
     service_env,
     wait_for_log,
 )
-from tests.samples import AUTH, COLLECTION, PACKAGE, valid_data
+from tests.samples import AUTH, COLLECTION, PACKAGE, opening, schema, valid_data
 
 
 def test_data_survives_a_restart_on_the_same_database(tmp_path: Path) -> None:
@@ -65,9 +66,10 @@ def start_that_ends(tmp_path: Path, port: int, **settings: str) -> subprocess.Co
 def refused_start(tmp_path: Path, **settings: str) -> str:
     """What `python -m <package>` says when it refuses to start with these settings.
 
-    The refusal is the whole output: a non-zero exit, nothing on stdout, no traceback.
+    The refusal is the whole output: a non-zero exit, nothing on stdout, no traceback. (Logs
+    of what went well before it, such as the new database's upgrade, are left out.)
     """
-    finished = start_that_ends(tmp_path, free_port(), **settings)
+    finished = start_that_ends(tmp_path, free_port(), **({"LOG_LEVEL": "warning"} | settings))
     assert finished.returncode != 0, finished.stdout + finished.stderr
     assert finished.stdout == ""
     assert "Traceback" not in finished.stderr
@@ -141,6 +143,33 @@ def test_a_database_directory_that_cannot_be_created_is_named(tmp_path: Path) ->
         "a file is in the way.",
         "Move that file, or set DATABASE_URL to a file elsewhere "
         "(e.g. sqlite:///./data/service.db).",
+    ]
+
+
+def test_a_database_behind_the_code_stops_the_start_up_naming_the_command(
+    tmp_path: Path,
+) -> None:
+    newest = ", ".join(sorted(schema.newest()))
+    fix = "run `make migrate` (or start once with AUTO_MIGRATE=1)"
+
+    said = refused_start(tmp_path, AUTO_MIGRATE="0")
+
+    assert said.splitlines() == [
+        f"the database (DATABASE_URL) is at no revision yet, this version needs {newest}: {fix}"
+    ]
+
+    with running(tmp_path, tmp_path / "db.sqlite3") as server:  # AUTO_MIGRATE=1
+        assert server.stop() == 0
+    engine = opening.engine(opening.normalized(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
+    with engine.begin() as connection:
+        command.downgrade(schema.alembic_config(connection), "-1")
+        behind = ", ".join(sorted(schema.current(connection)))
+    engine.dispose()
+
+    said = refused_start(tmp_path, AUTO_MIGRATE="0")
+
+    assert said.splitlines() == [
+        f"the database (DATABASE_URL) is at revision {behind}, this version needs {newest}: {fix}"
     ]
 
 

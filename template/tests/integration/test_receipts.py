@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.samples import Database, Receipt, Request, receipts
+from tests.samples import Database, Receipt, Request, migrate, receipts
 
 REPLY: dict[str, Any] = {"id": "u-1", "name": "Ada"}
 
@@ -14,7 +14,7 @@ REPLY: dict[str, Any] = {"id": "u-1", "name": "Ada"}
 @pytest.fixture
 async def database(database_url: str) -> Any:
     database = Database(database_url)
-    await database.create_schema()
+    await database.opened(migrate)
     yield database
     await database.close()
 

@@ -20,6 +20,7 @@ from tests.samples import (
     FieldSpec,
     SqlRepository,
     changed_data,
+    migrate,
     new_entity,
 )
 from tests.servers.postgres import PostgresServer
@@ -32,7 +33,7 @@ BERLIN_SUMMER = timezone(timedelta(hours=2))
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    await database.create_schema()
+    await database.opened(migrate)
     yield database
     await database.close()
 
@@ -202,8 +203,8 @@ async def test_of_two_instances_replacing_the_same_version_at_once_exactly_one_w
 ) -> None:
     # Two service instances: two Database objects, each with its own connection and thread.
     first, second = Database(database_url), Database(database_url)
-    await first.create_schema()
-    await second.create_schema()
+    await first.opened(migrate)
+    await second.opened(migrate)
     try:
         ours, theirs = SqlRepository(first), SqlRepository(second)
         entities = [stamped(n) for n in range(20)]
@@ -259,14 +260,14 @@ async def test_data_survives_a_new_database_object_on_the_same_database(
 ) -> None:
     entities = [stamped(n) for n in range(3)]
     first = Database(database_url)
-    await first.create_schema()
+    await first.opened(migrate)
     for entity in entities:
         await SqlRepository(first).add(entity)
     await first.close()
 
     second = Database(database_url)
     try:
-        await second.create_schema()  # harmless on an existing schema
+        await second.opened(migrate)  # harmless on an up-to-date schema
         found = await SqlRepository(second).list(10, 0)
     finally:
         await second.close()
@@ -282,7 +283,7 @@ async def test_operations_fail_while_the_server_is_down_and_work_once_it_is_back
     postgres: PostgresServer,
 ) -> None:
     database = Database(postgres.create_database())
-    await database.create_schema()
+    await database.opened(migrate)
     repository = SqlRepository(database)
     kept, refused, later = stamped(1), [stamped(n) for n in range(2, 12)], stamped(12)
     await repository.add(kept)
@@ -346,7 +347,7 @@ async def test_a_refused_password_is_named_but_not_shown(postgres: PostgresServe
     database = Database(url)
 
     with pytest.raises(Exception, match="DATABASE_URL") as refused:
-        await database.create_schema()
+        await database.opened(migrate)
     await database.close()
 
     # tests.samples does not name it: the class of the service's start-up refusals.

@@ -18,7 +18,6 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, MetaData, event
@@ -34,16 +33,7 @@ Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 class Database:
     def __init__(self, url: str) -> None:
-        parsed = opening.parse(url)
-        if parsed.get_backend_name() == "sqlite":
-            # Accepts the `sqlite+aiosqlite://` URLs of earlier versions too.
-            parsed = parsed.set(drivername="sqlite")
-            if parsed.database and parsed.database != ":memory:":
-                opening.writable_directory(Path(parsed.database))
-        elif parsed.drivername in {"postgres", "postgresql"}:
-            # psycopg is the driver the service installs; SQLAlchemy's default is psycopg2.
-            # Hosting platforms hand out postgres:// URLs, which SQLAlchemy no longer knows.
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed = opening.normalized(url)
         self._url = parsed
         self._engine = opening.engine(parsed)
         if parsed.drivername == "sqlite":
@@ -66,15 +56,15 @@ class Database:
             loop.run_in_executor(self._thread, self._run_batch, loop)
         return await future
 
-    def open(self) -> None:
-        """Connect and create the missing tables, and wait for it: the service opens its
-        database before it listens, so that one it cannot use stops the start-up (with
-        opening.DatabaseUnavailableError, saying why)."""
-        self._thread.submit(self._open).result()
+    def open(self, prepare: Callable[[Connection], None]) -> None:
+        """Connect and run `prepare` (the schema's check, or its upgrade), and wait for it:
+        the service opens its database before it listens, so that one it cannot use stops
+        the start-up (with opening.DatabaseUnavailableError, saying why)."""
+        self._thread.submit(self._open, prepare).result()
 
-    async def create_schema(self) -> None:
+    async def opened(self, prepare: Callable[[Connection], None]) -> None:
         """`open`, awaited."""
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._open)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._open, prepare)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,9 +95,11 @@ class Database:
         except Exception as error:
             return future, None, error
 
-    def _open(self) -> None:
+    def _open(self, prepare: Callable[[Connection], None]) -> None:
         try:
-            self._transaction(metadata.create_all)
+            self._transaction(prepare)
+        except opening.DatabaseUnavailableError:
+            raise
         except Exception as error:
             raise opening.unusable(self._url, error) from error
 

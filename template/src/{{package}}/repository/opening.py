@@ -33,6 +33,22 @@ def parse(url: str) -> URL:
         ) from error
 
 
+def normalized(url: str) -> URL:
+    """DATABASE_URL as the service connects to it: SQLite through the standard library, and
+    PostgreSQL through psycopg, whatever form the URL came in."""
+    parsed = parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        # Accepts the `sqlite+aiosqlite://` URLs of earlier versions too.
+        parsed = parsed.set(drivername="sqlite")
+        if parsed.database and parsed.database != ":memory:":
+            writable_directory(Path(parsed.database))
+    elif parsed.drivername in {"postgres", "postgresql"}:
+        # psycopg is the driver the service installs; SQLAlchemy's default is psycopg2.
+        # Hosting platforms hand out postgres:// URLs, which SQLAlchemy no longer knows.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def engine(url: URL) -> Engine:
     shown = url.render_as_string(hide_password=True)
     options: dict[str, object] = {}
