@@ -10,7 +10,9 @@ render of the version it was updated to, with the same user edits applied to it.
 """
 
 import asyncio
+import contextlib
 import difflib
+import importlib.util
 import itertools
 import json
 import os
@@ -20,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -526,6 +529,24 @@ FIRST_DATA = {
 JWT_SECRET = "a-development-secret-of-32-characters-or-more"
 
 
+@contextlib.contextmanager
+def private_postgres() -> Iterator[str]:
+    """A new database on a private PostgreSQL server: the rendered projects' own test server
+    (template/tests/servers/postgres.py), which skips or fails as REQUIRE_SERVERS says."""
+    sys.path.insert(0, str(ROOT / "template"))  # its `bench.system`
+    try:
+        path = ROOT / "template" / "tests" / "servers" / "postgres.py"
+        spec = importlib.util.spec_from_file_location("rendered_postgres", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with module.running_postgres() as server:
+            yield server.create_database()
+    finally:
+        sys.path.remove(str(ROOT / "template"))
+
+
 class Service:
     """The rendered service, started as `python -m <package>` on the project's `.env`."""
 
@@ -610,19 +631,41 @@ def with_default(revision: Path, column: str, default: str) -> None:
     run(revision.parent, str(BIN / "ruff"), "format", str(revision))
 
 
-@pytest.mark.parametrize("case", SCHEMA_CHANGES, ids=SCHEMA_CHANGES)
+@pytest.mark.parametrize(
+    ("case", "database"),
+    [
+        ("user-jwt-rooms", "sqlite"),
+        ("order-none-norooms", "sqlite"),
+        ("user-jwt-rooms", "postgresql"),
+    ],
+)
 def test_changed_fields_move_the_stored_rows_through_a_reviewed_migration(
     template_repo: Path,
     mypy_cache: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     case: str,
+    database: str,
+) -> None:
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 'kept.db'}"
+        if database == "postgresql":
+            url = stack.enter_context(private_postgres())
+        changed_fields_keep_the_rows(template_repo, mypy_cache, tmp_path, monkeypatch, case, url)
+
+
+def changed_fields_keep_the_rows(
+    template_repo: Path,
+    mypy_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    url: str,
 ) -> None:
     answers, steps, last_data = SCHEMA_CHANGES[case]
     project = render_project(template_repo, tmp_path / "project", "1.1.0", answers)
-    (project / ".env").write_text(
-        f"DATABASE_URL=sqlite:///{tmp_path / 'kept.db'}\nJWT_SECRET={JWT_SECRET}\nLOG_FORMAT=text\n"
-    )
+    env = f"DATABASE_URL={url}\nJWT_SECRET={JWT_SECRET}\nLOG_FORMAT=text\n"
+    (project / ".env").write_text(env)
     versions = project / "src" / package_of(project) / "migrations" / "versions"
     first_revision = next(versions.glob("0001_*.py"))
     first_text = first_revision.read_text()
