@@ -60,20 +60,19 @@ def upgrade(connection: Connection) -> None:
 
 def prepare(connection: Connection, auto_migrate: bool) -> None:
     """Upgrade if asked, then refuse a database whose schema is not this code's."""
-    if auto_migrate:
-        upgrade(connection)
-    found, needed = current(connection), newest()
-    if found == needed:
-        return
     scripts = ScriptDirectory.from_config(alembic_config())
-    unknown = found - {script.revision for script in scripts.walk_revisions()}
+    unknown = current(connection) - {script.revision for script in scripts.walk_revisions()}
     if unknown:
         raise DatabaseUnavailableError(
             f"the database (DATABASE_URL) is at revision {', '.join(sorted(unknown))}, which "
             "this version does not know (a newer one migrated it): run that version instead"
         )
-    at = f"revision {', '.join(sorted(found))}" if found else "no revision yet"
-    raise DatabaseUnavailableError(
-        f"the database (DATABASE_URL) is at {at}, this version needs "
-        f"{', '.join(sorted(needed))}: {FIX}"
-    )
+    if auto_migrate:
+        upgrade(connection)
+    found, needed = current(connection), newest()
+    if found != needed:
+        at = f"revision {', '.join(sorted(found))}" if found else "no revision yet"
+        raise DatabaseUnavailableError(
+            f"the database (DATABASE_URL) is at {at}, this version needs "
+            f"{', '.join(sorted(needed))}: {FIX}"
+        )

@@ -110,3 +110,17 @@ async def test_a_database_made_before_migrations_is_taken_as_it_is(
         assert await SqlRepository(database).get(entity.id) == entity
     finally:
         await database.close()
+
+
+async def test_a_database_migrated_by_a_newer_version_is_refused_even_with_auto_migrate(
+    database_url: str, engine: sa.Engine
+) -> None:
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    database = Database(database_url)
+    try:
+        with pytest.raises(opening.DatabaseUnavailableError, match="a newer one migrated it"):
+            await database.opened(migrate)
+    finally:
+        await database.close()
