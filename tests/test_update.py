@@ -677,6 +677,18 @@ def changed_fields_keep_the_rows(
         update(project, data={"fields": fields}, vcs_ref=copier.VcsRef.CURRENT)
         assert_no_conflicts(project)
         assert first_revision.read_text() == first_text, "copier update rewrote history"
+        if what == steps[0][0]:  # the project's own tests see the revision missing
+            options = ("-q", "-p", "no:cacheprovider", "-n", "0", "-m", "not servers")
+            unmigrated = subprocess.run(
+                [sys.executable, "-m", "pytest", *options, "tests/integration/test_migrations.py"],
+                cwd=project,
+                env={**os.environ, "PYTHONPATH": str(project / "src")},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert unmigrated.returncode != 0, unmigrated.stdout
+            assert "make migration MESSAGE=" in unmigrated.stdout, unmigrated.stdout[-3000:]
         before = set(versions.glob("*.py"))
         alembic(project, "revision", "--autogenerate", "-m", what)  # `make migration`
         [revision] = set(versions.glob("*.py")) - before
