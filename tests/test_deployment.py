@@ -224,14 +224,20 @@ def test_the_image_runs_the_rendered_package_as_a_non_root_user(project: Project
     assert (project.path / "src" / project.package / "__main__.py").is_file()
 
 
-def test_the_image_listens_on_every_interface_at_port_8000(project: Project) -> None:
-    runtime = final_stage(project.path / "Dockerfile")
+def image_environment(project: Project) -> dict[str, str]:
+    """The variables the image's runtime stage sets (ENV)."""
     environment: dict[str, str] = {}
-    for instruction in runtime:
+    for instruction in final_stage(project.path / "Dockerfile"):
         if instruction.keyword == "ENV":
             environment |= dict(
                 word.partition("=")[::2] for word in shlex.split(instruction.arguments)
             )
+    return environment
+
+
+def test_the_image_listens_on_every_interface_at_port_8000(project: Project) -> None:
+    runtime = final_stage(project.path / "Dockerfile")
+    environment = image_environment(project)
     assert environment["HOST"] == "0.0.0.0"
     assert environment["PORT"] == "8000"
     exposed = [instruction.arguments for instruction in runtime if instruction.keyword == "EXPOSE"]
@@ -465,6 +471,8 @@ def service(project: Project, tmp_path: Path) -> Iterator[int]:
             for key, value in os.environ.items()
             if key not in {"HOST", "PORT", "DATABASE_URL", "BACKPLANE_URL"}
         }
+        # The image's own settings (AUTO_MIGRATE among them), but for where it listens.
+        environment |= {k: v for k, v in image_environment(project).items() if k != "PATH"}
         environment |= development_credentials(project) | {
             "PYTHONPATH": str(project.path / "src"),
             "HOST": "127.0.0.1",
