@@ -69,7 +69,7 @@ def prepare(connection: Connection, auto_migrate: bool) -> None:
         )
     if auto_migrate:
         upgrade(connection)
-    found, needed = current(connection), newest()
+    found, needed = current(connection), set(scripts.get_heads())
     if found != needed:
         at = f"revision {', '.join(sorted(found))}" if found else "no revision yet"
         raise DatabaseUnavailableError(

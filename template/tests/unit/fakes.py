@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import Message
 
-from tests.unit.service_classes import Client, ClientLimits, WritePrepared
+from tests.unit.service_classes import Client, ClientLimits, Hub, WritePrepared
 
 WAIT = 2.0  # seconds any one expected step may take
 ROOMY = ClientLimits(queue_size=1000, queue_bytes=1 << 20, rate=1000.0, burst=1000)
@@ -123,6 +123,17 @@ def new_client(
     clock: Callable[[], float] = time.monotonic,
 ) -> Client:
     return Client(socket.send, subject, limits, on_evict or Evictions(), write, clock=clock)
+
+
+def connected(hub: Hub, n: int) -> list[tuple[Client, FakeSocket]]:
+    """`n` clients registered with `hub`, each on a fake socket of its own."""
+    pairs = []
+    for k in range(n):
+        socket = FakeSocket()
+        client = new_client(socket, on_evict=hub.evict, subject=f"s{k}")
+        hub.register(client)
+        pairs.append((client, socket))
+    return pairs
 
 
 async def eventually(condition: Callable[[], bool], within: float = WAIT) -> None:

@@ -2,18 +2,8 @@
 
 import asyncio
 
-from tests.unit.fakes import WAIT, FakeSocket, new_client
+from tests.unit.fakes import WAIT, FakeSocket, connected
 from tests.unit.service_classes import Client, Drain, Hub
-
-
-def connected(hub: Hub, n: int) -> list[tuple[Client, FakeSocket]]:
-    pairs = []
-    for k in range(n):
-        socket = FakeSocket()
-        client = new_client(socket, on_evict=hub.evict, subject=f"s{k}")
-        hub.register(client)
-        pairs.append((client, socket))
-    return pairs
 
 
 async def leave_once_closed(hub: Hub, client: Client, socket: FakeSocket) -> None:

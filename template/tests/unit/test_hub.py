@@ -1,17 +1,7 @@
 """The hub's bookkeeping, with real Clients on fake sockets."""
 
-from tests.unit.fakes import FakeSocket, new_client
+from tests.unit.fakes import connected
 from tests.unit.service_classes import Client, Hub
-
-
-def connected(hub: Hub, n: int) -> list[tuple[Client, FakeSocket]]:
-    pairs = []
-    for k in range(n):
-        socket = FakeSocket()
-        client = new_client(socket, on_evict=hub.evict, subject=f"s{k}")
-        hub.register(client)
-        pairs.append((client, socket))
-    return pairs
 
 
 async def test_counters_follow_connections_and_evictions() -> None:

@@ -33,8 +33,7 @@ Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 class Database:
     def __init__(self, url: str) -> None:
-        parsed = opening.normalized(url)
-        self._url = parsed
+        self._url = parsed = opening.normalized(url)
         self._engine = opening.engine(parsed)
         if parsed.drivername == "sqlite":
             event.listen(self._engine, "connect", _tune_sqlite)
